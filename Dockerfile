@@ -33,10 +33,11 @@ ENV PATH=/opt/venv/bin:$PATH \
     PORT=8000 \
     INSTANCE_DIR=/data/instance
 # A fixed uid/gid so volume ownership is predictable across rebuilds and hosts.
-# /data/instance is created here, owned by the app user, so a named volume
-# mounted on it starts with the right owner.
+# A writable home for library caches (MLflow, matplotlib, gunicorn's control
+# socket). /data/instance is created here, owned by the app user, so a named
+# volume mounted on it starts with the right owner.
 RUN groupadd --system --gid 10001 app \
-    && useradd --system --uid 10001 --gid app --home-dir /srv/app --no-create-home \
+    && useradd --system --uid 10001 --gid app --create-home --home-dir /home/app \
        --shell /usr/sbin/nologin app \
     && mkdir -p /data/instance \
     && chown app:app /data/instance
