@@ -1,0 +1,63 @@
+# CSV Analyzer: `make run` sets up and serves the app; `make test` runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export FLASK_APP := wsgi
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+DEV_STAMP := $(STAMP)-dev
+
+.PHONY: run dev test lint fmt bench worker mlflow-ui migrate clean install install-dev
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(BIN)/uv: | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
+
+$(STAMP): pyproject.toml | $(BIN)/uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e .
+	touch $@
+
+$(DEV_STAMP): $(STAMP)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
+	touch $@
+
+install: $(STAMP)
+install-dev: $(DEV_STAMP)
+
+migrate: install ## apply the database migrations
+	$(BIN)/flask db upgrade
+
+run: migrate ## set up and serve on http://$(HOST):$(PORT) with the embedded defaults
+	HOST=$(HOST) PORT=$(PORT) OMP_NUM_THREADS=1 $(BIN)/gunicorn -c app/gunicorn_conf.py wsgi:app
+
+dev: migrate ## the Flask debug server with reload
+	$(BIN)/flask run --debug --host $(HOST) --port $(PORT)
+
+test: install-dev ## the whole suite: unit, functional, integration, browser
+	$(BIN)/ruff check --quiet .
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(BIN)/ruff check .
+
+fmt: install-dev
+	$(BIN)/ruff check --fix .
+
+bench: install-dev ## benchmarks against named references (see bench/README.md)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev,bench]'
+	$(BIN)/python -m bench
+
+worker: migrate ## a job worker for JOB_BACKEND=celery (scale-out mode)
+	$(BIN)/celery -A app.jobs.celery_app worker --loglevel=INFO
+
+mlflow-ui: install ## the MLflow UI on the instance's tracking store, on loopback
+	$(BIN)/mlflow ui --host 127.0.0.1 --port 5000 \
+	  --backend-store-uri $${MLFLOW_TRACKING_URI:-sqlite:///$(abspath $${INSTANCE_DIR:-instance})/mlflow/mlflow.db} \
+	  --default-artifact-root $(abspath $${INSTANCE_DIR:-instance})/mlflow/artifacts
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

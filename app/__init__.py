@@ -1,0 +1,128 @@
+"""CSV Analyzer: the application factory."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Flask
+
+from config import Config, config_from_env
+
+
+def create_app(config: Config | None = None) -> Flask:
+    """Build the app from `config` (default: the environment)."""
+    config = config or config_from_env()
+    config.finalise()
+    app = Flask(__name__, instance_path=str(config.INSTANCE_DIR))
+    app.config.from_object(config)
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=config.SESSION_ABSOLUTE_HOURS)
+    app.config["REMEMBER_COOKIE_DURATION"] = timedelta(hours=config.SESSION_ABSOLUTE_HOURS)
+
+    from app.request_log import configure_logging
+
+    configure_logging(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_commands(app)
+    register_template_context(app)
+    return app
+
+
+NAV_ITEMS = [
+    ("datasets.index", "Datasets"),
+    ("training.models", "Models"),
+    ("training.experiments", "Experiments"),
+    ("monitoring.index", "Monitoring"),
+    ("admin.index", "Admin"),
+]
+
+
+def register_template_context(app: Flask) -> None:
+    from flask_login import current_user
+
+    @app.context_processor
+    def navigation():
+        items = [(e, label) for e, label in NAV_ITEMS if e in app.view_functions]
+        if not (current_user.is_authenticated and current_user.is_admin):
+            items = [(e, label) for e, label in items if e != "admin.index"]
+        return {"nav_items": items}
+
+
+def register_extensions(app: Flask) -> None:
+    from app import models  # noqa: F401  (tables known to Alembic)
+    from app.extensions import api, csrf, db, limiter, login_manager, migrate
+    from app.security import register_security
+    from app.telemetry import init_metrics
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(_migrations_dir()))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    _init_login(app, login_manager)
+    api.init_app(app)
+    init_metrics(app)
+    register_security(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:"):
+        with app.app_context():
+            _enable_sqlite_wal(db.engine)
+
+
+def _migrations_dir():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parent.parent / "migrations"
+
+
+def _enable_sqlite_wal(engine) -> None:
+    """WAL and a busy timeout, so concurrent writers wait instead of failing."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+
+def _init_login(app: Flask, login_manager) -> None:
+    from app.blueprints.auth.operations import load_session
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to continue."
+    login_manager.session_protection = "basic"
+    idle = timedelta(minutes=app.config["SESSION_IDLE_MINUTES"])
+    absolute = timedelta(hours=app.config["SESSION_ABSOLUTE_HOURS"])
+
+    @login_manager.user_loader
+    def load_user(session_secret: str):
+        return load_session(session_secret, idle=idle, absolute=absolute)
+
+
+def register_blueprints(app: Flask) -> None:
+    from app.blueprints.auth.api import api_bp as auth_api
+    from app.blueprints.auth.views import bp as auth_bp
+    from app.blueprints.core.views import bp as core_bp
+    from app.blueprints.datasets.views import bp as datasets_bp
+    from app.extensions import api, csrf
+
+    for bp in (core_bp, auth_bp, datasets_bp):
+        app.register_blueprint(bp)
+    for api_bp in (auth_api,):
+        api.register_blueprint(api_bp)
+        csrf.exempt(api_bp)  # bearer tokens only: the API never reads the session cookie
+
+
+def register_error_handlers(app: Flask) -> None:
+    from app.errors import register_error_handlers as register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from app.cli import register_cli
+
+    register_cli(app)

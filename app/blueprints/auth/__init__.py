@@ -1,0 +1,1 @@
+"""Sign in: registration, login and logout, the account page and API tokens."""

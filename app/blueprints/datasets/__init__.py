@@ -1,0 +1,1 @@
+"""Datasets: upload, explore, profile, clean."""

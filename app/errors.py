@@ -1,0 +1,113 @@
+"""Domain errors and the one place that maps them (and HTTP errors) to responses.
+
+Under /api/ every error is the JSON shape of API.md; elsewhere an HTML page, or a
+small fragment for an htmx request.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.http import HTTP_STATUS_CODES
+
+log = logging.getLogger(__name__)
+
+
+class DomainError(Exception):
+    """A refusal a user can act on. `status` is the HTTP status it maps to."""
+
+    status = 422
+
+    def __init__(self, message: str, errors: dict | None = None, status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.errors = errors or {}
+        if status is not None:
+            self.status = status
+
+
+class NotFound(DomainError):
+    status = 404
+
+
+class Conflict(DomainError):
+    status = 409
+
+
+class Forbidden(DomainError):
+    status = 403
+
+
+class Unauthorized(DomainError):
+    status = 401
+
+
+def error_body(status: int, message: str, errors: dict | None = None) -> dict:
+    return {
+        "code": status,
+        "status": HTTP_STATUS_CODES.get(status, "Error"),
+        "message": message,
+        "errors": errors or {},
+    }
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") and not request.path.startswith("/api/docs")
+
+
+def error_response(status: int, message: str, errors: dict | None = None, headers=None):
+    if wants_json():
+        response = jsonify(error_body(status, message, errors))
+    else:
+        template = "core/_error.html" if request.headers.get("HX-Request") else "core/error.html"
+        response = render_template(
+            template, status=status, title=HTTP_STATUS_CODES.get(status, "Error"),
+            message=message, errors=errors or {},
+        )
+        response = Flask.response_class(response, mimetype="text/html")
+        response.headers["Vary"] = "HX-Request"
+    response.status_code = status
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def domain_status(exc: Exception) -> int | None:
+    """The status of an exception from our own code that carries one (app/ml errors do)."""
+    status = getattr(exc, "status", None)
+    module = type(exc).__module__ or ""
+    if isinstance(status, int) and 400 <= status < 600 and module.startswith("app."):
+        return status
+    return None
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def handle_http(exc: HTTPException):
+        status = exc.code or 500
+        message = exc.description or HTTP_STATUS_CODES.get(status, "Error")
+        errors = {}
+        data = getattr(exc, "data", None) or {}
+        if "messages" in data:  # webargs validation errors
+            errors = data["messages"]
+            message = "The request is not valid."
+        elif "message" in data:  # flask_smorest.abort(status, message=...)
+            message = data["message"]
+            errors = data.get("errors", {})
+        headers = dict(data.get("headers") or {})
+        if status == 429:
+            message = f"Too many requests: {exc.description}. Try again later."
+        valid_methods = getattr(exc, "valid_methods", None)
+        if status == 405 and valid_methods:
+            headers["Allow"] = ", ".join(valid_methods)
+        return error_response(status, message, errors, headers)
+
+    @app.errorhandler(Exception)
+    def handle_exception(exc: Exception):
+        status = domain_status(exc)
+        if status is not None:
+            return error_response(status, getattr(exc, "message", str(exc)), getattr(exc, "errors", None))
+        log.exception("unhandled error", exc_info=exc)
+        return error_response(500, InternalServerError.description)

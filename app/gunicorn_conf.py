@@ -1,0 +1,32 @@
+"""gunicorn settings: bind from HOST/PORT, Prometheus multiprocess directory wiped at start."""
+
+import os
+import shutil
+
+from prometheus_flask_exporter.multiprocess import GunicornInternalPrometheusMetrics
+
+bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "300"))
+graceful_timeout = 30
+accesslog = None  # the app logs each request as JSON with its request id
+errorlog = "-"
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# OpenMP threads stall single-row predictions under load; web processes use one.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+_multiproc_dir = os.environ.setdefault(
+    "PROMETHEUS_MULTIPROC_DIR",
+    os.path.join(os.path.abspath(os.environ.get("INSTANCE_DIR", "instance")), "prometheus"),
+)
+
+
+def on_starting(server):
+    """Wipe the metric files of a previous run, so counters start from zero."""
+    shutil.rmtree(_multiproc_dir, ignore_errors=True)
+    os.makedirs(_multiproc_dir, exist_ok=True)
+
+
+def child_exit(server, worker):
+    GunicornInternalPrometheusMetrics.mark_process_dead_on_child_exit(worker.pid)

@@ -1,0 +1,117 @@
+"""Shared fixtures: an app per test on a copy of a migrated template database."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from app import create_app
+from config import TestConfig
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="session")
+def template_instance(tmp_path_factory) -> Path:
+    """An instance folder migrated once per test session; each test gets a copy."""
+    from flask_migrate import upgrade
+
+    path = tmp_path_factory.mktemp("template-instance")
+    app = create_app(TestConfig(path))
+    with app.app_context():
+        upgrade()
+        from app.extensions import db
+
+        db.engine.dispose()
+    return path
+
+
+@pytest.fixture
+def instance_dir(template_instance, tmp_path) -> Path:
+    path = tmp_path / "instance"
+    shutil.copytree(template_instance, path)
+    return path
+
+
+@pytest.fixture
+def make_config(instance_dir):
+    def factory(**overrides) -> TestConfig:
+        config = TestConfig(instance_dir)
+        for key, value in overrides.items():
+            setattr(config, key, value)
+        return config
+    return factory
+
+
+@pytest.fixture
+def app(make_config):
+    app = create_app(make_config())
+    yield app
+    from app.extensions import db
+
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def csrf_token_from(html: str) -> str:
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+        r'name="csrf_token" value="([^"]+)"', html
+    )
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+@pytest.fixture
+def make_user(app):
+    """Create a user directly through the service layer; returns (id, email)."""
+    from app.blueprints.auth import operations as ops
+    from app.extensions import db
+
+    def factory(email: str = "ada@example.com", password: str = PASSWORD, admin: bool | None = None):
+        with app.app_context():
+            user = ops.register_user(email, password, is_admin=admin)
+            db.session.commit()
+            return user.id, user.email
+    return factory
+
+
+@pytest.fixture
+def make_token(app):
+    from app.blueprints.auth import operations as ops
+    from app.extensions import db
+    from app.models import User
+
+    def factory(user_id: int, name: str = "tests", expires_in_days: int | None = None) -> str:
+        with app.app_context():
+            _, secret = ops.create_token(db.session.get(User, user_id), name, expires_in_days)
+            db.session.commit()
+            return secret
+    return factory
+
+
+@pytest.fixture
+def api_headers(make_user, make_token):
+    """Bearer headers of a fresh user ('ada@example.com')."""
+    user_id, _ = make_user()
+    return {"Authorization": f"Bearer {make_token(user_id)}"}
+
+
+@pytest.fixture
+def login(client):
+    """Log the test client in through the real form."""
+    def do_login(email: str = "ada@example.com", password: str = PASSWORD, remember: bool = False):
+        page = client.get("/auth/login")
+        data = {"email": email, "password": password, "csrf_token": csrf_token_from(page.text)}
+        if remember:
+            data["remember"] = "y"
+        return client.post("/auth/login", data=data)
+    return do_login
