@@ -1,0 +1,62 @@
+"""The fast reader for large files: pyarrow's CSV parser with the detected options.
+
+It gives up (returns None, and the careful reader takes over) as soon as anything needs the
+careful reader's judgement: a row of the wrong width, a cell over the size limit (to name its
+line), or a second table repeating the header.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+
+class _Bail(Exception):
+    pass
+
+
+def read_columns(path: str, plan, max_cell: int, notes: dict) -> list[pa.ChunkedArray] | None:
+    width = plan.layout.width
+    names = [f"c{i}" for i in range(width)]
+    fmt = plan.fmt
+
+    def on_invalid(row) -> str:
+        if row.text.strip():
+            raise _Bail
+        return "skip"
+
+    read_options = pacsv.ReadOptions(
+        skip_rows=plan.skipped_lines + plan.header_lines,
+        column_names=names,
+        block_size=max(4 << 20, 2 * max_cell + 4096),
+        use_threads=True,
+    )
+    parse_options = pacsv.ParseOptions(
+        delimiter=fmt.delimiter,
+        quote_char=fmt.quotechar or False,
+        escape_char=fmt.escapechar or False,
+        double_quote=True,
+        newlines_in_values=True,
+        ignore_empty_lines=True,
+        invalid_row_handler=on_invalid,
+    )
+    convert_options = pacsv.ConvertOptions(
+        column_types={n: pa.string() for n in names},
+        strings_can_be_null=False,
+        quoted_strings_can_be_null=False,
+        null_values=[],
+    )
+    try:
+        table = pacsv.read_csv(path, read_options, parse_options, convert_options)
+    except (_Bail, pa.ArrowException):
+        return None
+    columns = [table.column(i) for i in range(width)]
+    for col in columns:
+        if len(col) and (pc.max(pc.binary_length(col)).as_py() or 0) > max_cell:
+            return None
+    if plan.header and len(columns) >= 2 and len(columns[0]):
+        same = pc.and_(pc.equal(columns[0], plan.header[0]), pc.equal(columns[1], plan.header[1]))
+        if pc.any(same).as_py():
+            return None
+    return columns

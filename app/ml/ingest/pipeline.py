@@ -1,0 +1,242 @@
+"""The ingest: upload file in, typed table (and a Parquet file) out, or a refusal.
+
+Detection runs on a sample (the first MB); then the whole file is read either by the careful
+Python reader (small files, `, `-separated files, and any file where the fast reader met a
+bad row) or by pyarrow's multi-threaded CSV reader with the detected options (large clean
+files). Both give columns of strings that `convert` types the same way.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from . import fast
+from .convert import build_table, column_names, strings_to_arrays
+from .errors import BadOverride, NoDataRows, TooManyBadRows, TooManyColumns
+from .layout import Layout, detect_layout, detect_number_format
+from .model import Dialect, IngestResult, IngestWarning, Repairs
+from .records import RecordStream, Repairer, is_blank, read_body
+from .sniff import CsvFormat, sniff_format
+from .source import SAMPLE, TextSource, open_text
+
+ROBUST_MAX_BYTES = 4 << 20  # files up to this size always take the careful reader
+BATCH_ROWS = 65_536
+LAYOUT_RECORDS = 500
+OVERRIDE_KEYS = {"delimiter", "encoding", "decimal", "header"}
+NO_LIMIT = 1 << 62
+
+
+@dataclass
+class _Plan:
+    fmt: CsvFormat
+    layout: Layout
+    header: list[str] | None
+    skipped_lines: int
+    header_lines: int
+    decimal: str
+    thousands: str | None
+
+
+def read_table(src_path, overrides: dict | None = None, *, max_bytes: int | None = None,
+               max_columns: int = 10_000, max_cell_bytes: int = 1_000_000,
+               work_dir: str | None = None) -> tuple[pa.Table, IngestResult]:
+    """Detect, parse and type a CSV upload; returns the table and what was found."""
+    overrides = _check_overrides(overrides or {})
+    source = open_text(os.fspath(src_path), max_bytes=max_bytes or NO_LIMIT,
+                       encoding=overrides.get("encoding"), work_dir=work_dir)
+    try:
+        return _read(source, overrides, max_columns, max_cell_bytes)
+    finally:
+        source.cleanup()
+
+
+def ingest_file(src_path, dest_parquet_path, *, overrides: dict | None = None, max_bytes: int,
+                max_columns: int = 10_000, max_cell_bytes: int = 1_000_000) -> IngestResult:
+    """Read `src_path` and store it as Parquet at `dest_parquet_path`, atomically."""
+    dest = os.fspath(dest_parquet_path)
+    work_dir = os.path.dirname(os.path.abspath(dest))
+    table, result = read_table(src_path, overrides, max_bytes=max_bytes, max_columns=max_columns,
+                               max_cell_bytes=max_cell_bytes, work_dir=work_dir)
+    fd, tmp = tempfile.mkstemp(prefix=".ingest-", suffix=".parquet", dir=work_dir)
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, dest)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return result
+
+
+def _check_overrides(overrides: dict) -> dict:
+    unknown = set(overrides) - OVERRIDE_KEYS
+    if unknown:
+        raise BadOverride(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    clean = {k: v for k, v in overrides.items() if v is not None and v != ""}
+    delim = clean.get("delimiter")
+    if delim is not None:
+        delim = {"tab": "\t", "\\t": "\t", "space": " "}.get(delim, delim)
+        if len(delim) != 1 or delim in "\r\n\"'":
+            raise BadOverride("the delimiter must be a single character such as , ; | or tab")
+        clean["delimiter"] = delim
+    if clean.get("decimal") not in (None, ".", ","):
+        raise BadOverride("the decimal separator must be '.' or ','")
+    if "header" in clean and not isinstance(clean["header"], bool):
+        value = str(clean["header"]).strip().lower()
+        if value not in {"true", "false", "1", "0", "yes", "no"}:
+            raise BadOverride("header must be true or false")
+        clean["header"] = value in {"true", "1", "yes"}
+    return clean
+
+
+def _read(source: TextSource, overrides: dict, max_columns: int, max_cell: int):
+    sample, whole = _sample(source.path)
+    if not sample.strip():
+        raise NoDataRows()
+    _check_first_line(sample, max_columns)
+    fmt = sniff_format(sample, overrides.get("delimiter"))
+    plan = _plan(sample, whole, fmt, overrides, max_columns, max_cell)
+    warnings: list[IngestWarning] = []
+    repairs = Repairs()
+    notes: dict = {}
+    columns = None
+    if not whole and os.path.getsize(source.path) > ROBUST_MAX_BYTES and not fmt.skipinitialspace:
+        columns = fast.read_columns(source.path, plan, max_cell, notes)
+    if columns is None:
+        repairs, notes = Repairs(), {}
+        columns = _read_careful(source.path, plan, max_cell, repairs, notes)
+    n_rows = len(columns[0]) if columns else 0
+    names, name_warnings = column_names(plan.header, plan.layout.width)
+    if n_rows == 0:
+        raise NoDataRows(columns=names if plan.header else [])
+    total = n_rows + repairs.rows_skipped
+    if repairs.rows_skipped > 0.10 * total:
+        first = repairs.lines[0] if repairs.lines else None
+        raise TooManyBadRows(
+            f"{repairs.rows_skipped} of {total} rows cannot be read (first at line {first}); "
+            "check the delimiter and quote settings", line=first)
+    table, infos, type_warnings = build_table(names, columns, plan.decimal, plan.thousands)
+    warnings += name_warnings + type_warnings + _notes_to_warnings(notes, source, repairs)
+    dialect = Dialect(
+        encoding=source.encoding, delimiter=fmt.delimiter, quotechar=fmt.quotechar,
+        escapechar=fmt.escapechar, decimal=plan.decimal, thousands=plan.thousands,
+        header=plan.header is not None, skipped_lines=plan.skipped_lines,
+        header_rows=plan.layout.header_rows, skipinitialspace=fmt.skipinitialspace,
+    )
+    result = IngestResult(table.num_rows, table.num_columns, dialect, infos, warnings, repairs)
+    return table, result
+
+
+def _sample(path: str) -> tuple[str, bool]:
+    """The first MB as text, cut after its last complete line; and whether that is all."""
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+        text = fh.read(SAMPLE)
+        whole = not fh.read(1)
+    if not whole:
+        cut = max(text.rfind("\n"), text.rfind("\r"))
+        text = text[: cut + 1] if cut > 0 else text
+    return text, whole
+
+
+def _check_first_line(sample: str, max_columns: int) -> None:
+    """Refuse a too-wide file from its first line alone, before any full parse."""
+    first = sample.lstrip("\r\n").split("\n", 1)[0].split("\r", 1)[0]
+    delim = max(",;\t|", key=first.count)
+    if first.count(delim) + 1 > max_columns:
+        width = len(next(csv.reader([first], delimiter=delim), []))
+        if width > max_columns:
+            raise TooManyColumns(f"the header line has more than {max_columns:,} columns", line=1)
+
+
+def _plan(sample: str, whole: bool, fmt: CsvFormat, overrides: dict, max_columns: int,
+          max_cell: int) -> _Plan:
+    stream = RecordStream(iter(io.StringIO(sample, newline="")), fmt, max_cell)
+    records, spans = [], []
+    for record in stream:
+        if len(records) >= LAYOUT_RECORDS:
+            break
+        if record.fields and not is_blank(record.fields):
+            records.append(record.fields)
+            spans.append((record.line, record.n_lines))
+    if not records:
+        raise NoDataRows()
+    if max(len(r) for r in records[:3]) > max_columns:
+        raise TooManyColumns(f"the file has more than {max_columns:,} columns", line=spans[0][0])
+    layout = detect_layout(records, overrides.get("header"))
+    if layout.width > max_columns:
+        raise TooManyColumns(f"the file has more than {max_columns:,} columns", line=spans[0][0])
+    skipped = spans[layout.preamble][0] - 1 if layout.preamble < len(spans) else 0
+    header = None
+    header_lines = 0
+    if layout.header_rows:
+        rows = records[layout.preamble: layout.preamble + layout.header_rows]
+        header = [" ".join(c.strip() for c in col if c.strip()) for col in zip(*rows, strict=False)]
+        last = spans[layout.preamble + layout.header_rows - 1]
+        header_lines = last[0] + last[1] - 1 - skipped
+    body = records[layout.preamble + layout.header_rows:]
+    decimal, thousands = detect_number_format(body, fmt.delimiter)
+    if overrides.get("decimal"):
+        decimal = overrides["decimal"]
+        thousands = ("." if decimal == "," else ",") if thousands else None
+    return _Plan(fmt, layout, header, skipped, header_lines, decimal, thousands)
+
+
+def _lines(path: str) -> Iterator[str]:
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+        yield from fh
+
+
+def _read_careful(path: str, plan: _Plan, max_cell: int, repairs: Repairs,
+                  notes: dict) -> list[pa.ChunkedArray]:
+    lines = _lines(path)
+    for _ in range(plan.skipped_lines + plan.header_lines):
+        next(lines, None)
+    stream = RecordStream(lines, plan.fmt, max_cell, first_line=plan.skipped_lines + plan.header_lines + 1)
+    width = plan.layout.width
+    repairer = Repairer(plan.fmt, width, plan.layout.profile)
+    chunks: list[list[pa.Array]] = [[] for _ in range(width)]
+    batch: list[list[str]] = []
+
+    def flush() -> None:
+        for j, arr in enumerate(strings_to_arrays(batch, width)):
+            chunks[j].append(arr)
+        batch.clear()
+
+    def sink(fields: list[str]) -> None:
+        batch.append(fields)
+        if len(batch) >= BATCH_ROWS:
+            flush()
+
+    read_body(stream, repairer, plan.header, repairs, sink, notes)
+    flush()
+    return [pa.chunked_array(c, pa.string()) for c in chunks]
+
+
+def _notes_to_warnings(notes: dict, source: TextSource, repairs: Repairs) -> list[IngestWarning]:
+    out = []
+    if source.control_chars_removed:
+        out.append(IngestWarning(
+            "control_characters", f"{source.control_chars_removed} NUL/control character(s) removed"))
+    if notes.get("second_table_line"):
+        out.append(IngestWarning(
+            "more_tables", f"another table starts at line {notes['second_table_line']}; "
+            "only the first table was read"))
+    if notes.get("footnote_lines"):
+        out.append(IngestWarning("footnotes", f"{notes['footnote_lines']} footnote line(s) at the end ignored"))
+    if repairs.rows_repaired or repairs.rows_skipped:
+        out.append(IngestWarning(
+            "rows_repaired",
+            f"{repairs.rows_repaired} row(s) repaired and {repairs.rows_skipped} skipped "
+            "because their number of fields did not match the header"))
+    return out

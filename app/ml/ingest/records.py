@@ -1,0 +1,239 @@
+"""The careful reader: records with their line numbers, bad rows repaired or skipped.
+
+A record whose width differs from the header's is repaired only when one reading of it fits
+the columns clearly better than every other (judged against the shapes of values in the
+well-formed rows): a stray quote taken literally, an extra empty field or split value
+dropped/joined, a lost delimiter put back, missing trailing fields padded. Otherwise the row is
+skipped. Either way it is counted in `Repairs`, never shifted silently.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter, deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from .cells import MISSING, looks_numeric, shape
+from .errors import CellTooLarge
+from .model import Repairs
+from .sniff import CsvFormat
+
+SENTINEL = "\x01"  # control characters were removed upstream, so this never occurs in data
+MAX_SPLIT_CELL = 60
+
+
+@dataclass
+class Record:
+    line: int  # 1-based physical line where the record starts
+    fields: list[str]
+    n_lines: int
+
+
+class RecordStream:
+    """Physical lines in, records out; bad records can give back lines they swallowed."""
+
+    def __init__(self, lines: Iterator[str], fmt: CsvFormat, max_cell: int, first_line: int = 1):
+        self._lines = lines
+        self._pushback: deque[str] = deque()
+        self._consumed: list[str] = []
+        self._next_line = first_line
+        self.fmt = fmt
+        self.max_cell = max_cell
+        csv.field_size_limit(max(max_cell + 1, 1024))
+        self._reader = fmt.reader(self._feed())
+
+    def _feed(self) -> Iterator[str]:
+        while True:
+            if self._pushback:
+                line = self._pushback.popleft()
+            else:
+                line = next(self._lines, None)
+                if line is None:
+                    return
+            self._consumed.append(line)
+            yield line
+
+    def __iter__(self) -> Iterator[Record]:
+        return self
+
+    def __next__(self) -> Record:
+        self._consumed = []
+        start = self._next_line
+        try:
+            fields = next(self._reader)
+        except csv.Error as exc:
+            if "field larger than field limit" in str(exc):
+                raise CellTooLarge(
+                    f"line {start}: a cell is longer than {self.max_cell:,} bytes "
+                    "(often a quote that never closes)",
+                    line=start,
+                ) from None
+            raise
+        lines = list(self._consumed)
+        self._next_line = start + len(lines)
+        return Record(start, fields, len(lines)) if lines else self.__next__()
+
+    def raw_lines(self) -> list[str]:
+        return list(self._consumed)
+
+    def give_back(self, lines: list[str], n_kept: int) -> None:
+        """Only the first `n_kept` physical lines belong to the current record."""
+        self._pushback.extendleft(reversed(lines[n_kept:]))
+        self._next_line -= len(lines) - n_kept
+
+
+class Repairer:
+    """Chooses a repair for a record of the wrong width, if exactly one fits well."""
+
+    def __init__(self, fmt: CsvFormat, width: int, profile: list[Counter]):
+        self.fmt = fmt
+        self.width = width
+        self.profile = profile
+        self.total = [sum(col.values()) or 1 for col in profile]
+        self.numeric = [_share(col, lambda s: looks_numeric(_example(s))) >= 0.9 for col in profile]
+        # a free-text column: almost every value has its own shape
+        self.diverse = [len(col) > 0.3 * total for col, total in zip(profile, self.total, strict=True)]
+
+    def fit(self, cells: list[str]) -> float:
+        """How well a candidate row matches the columns (1 per cell at best)."""
+        score = 0.0
+        for j, cell in enumerate(cells):
+            col = self.profile[j]
+            s = shape(cell)
+            if col[s] >= max(1, 0.02 * self.total[j]):
+                score += 1
+            elif s and looks_numeric(cell) == self.numeric[j]:
+                score += 0.9 if self.diverse[j] and not self.numeric[j] else 0.4
+        return score
+
+    def repair(self, fields: list[str], raw_lines: list[str]) -> tuple[list[str], int] | None:
+        """(fields, physical lines used) of the only good repair, or None."""
+        candidates: list[tuple[list[str], int]] = []
+        candidates += self._literal_quote(raw_lines)
+        if len(fields) > self.width:
+            candidates += [(c, len(raw_lines)) for c in self._fewer(fields)]
+        elif len(fields) < self.width:
+            candidates += [(c, len(raw_lines)) for c in self._more(fields)]
+        scored = sorted(
+            ((self.fit(c), -used, c, used) for c, used in candidates if len(c) == self.width),
+            key=lambda t: (t[0], t[1]),
+            reverse=True,
+        )
+        if not scored:
+            return None
+        best = scored[0]
+        if best[0] < self.width - 0.6 - 0.1 * self.width:
+            return None
+        # another reading that fits almost as well but puts values in other columns: ambiguous
+        layout = [shape(c) for c in best[2]]
+        for rival in scored[1:]:
+            if rival[0] > best[0] - 0.3 and [shape(c) for c in rival[2]] != layout:
+                return None
+        return best[2], best[3]
+
+    def _literal_quote(self, raw_lines: list[str]) -> list[tuple[list[str], int]]:
+        quote = self.fmt.quotechar
+        first = raw_lines[0] if raw_lines else ""
+        if not quote or quote not in first:
+            return []
+        out = []
+        positions = [i for i, ch in enumerate(first) if ch == quote][:30]
+        for pos in positions:
+            line = first[:pos] + SENTINEL + first[pos + 1:]
+            try:
+                rows = list(self.fmt.reader([line]))
+            except csv.Error:
+                continue
+            if len(rows) == 1 and len(rows[0]) == self.width:
+                out.append(([c.replace(SENTINEL, quote) for c in rows[0]], 1))
+        return out
+
+    def _fewer(self, fields: list[str]) -> list[list[str]]:
+        extra = len(fields) - self.width
+        if extra != 1:
+            return [fields[: self.width]] if all(not c.strip() for c in fields[self.width:]) else []
+        out = []
+        for i, cell in enumerate(fields):
+            if not cell.strip():
+                out.append(fields[:i] + fields[i + 1:])
+            if i + 1 < len(fields):
+                joined = cell + self.fmt.delimiter + fields[i + 1]
+                out.append([*fields[:i], joined, *fields[i + 2:]])
+        return out
+
+    def _more(self, fields: list[str]) -> list[list[str]]:
+        missing = self.width - len(fields)
+        out = [fields + [""] * missing]
+        if missing == 1:
+            for i, cell in enumerate(fields):
+                if len(cell) > MAX_SPLIT_CELL:
+                    continue
+                for k in range(1, len(cell)):
+                    out.append([*fields[:i], cell[:k], cell[k:], *fields[i + 1:]])
+                out.append([*fields[:i], "", cell, *fields[i + 1:]])
+        return out
+
+
+def _share(col: Counter, test) -> float:
+    filled = {s: n for s, n in col.items() if s}
+    return sum(n for s, n in filled.items() if test(s)) / max(1, sum(filled.values()))
+
+
+def _example(s: str) -> str:
+    return s.replace("9", "1").replace("a", "x")
+
+
+def is_blank(fields: list[str]) -> bool:
+    return all(not c.strip() for c in fields)
+
+
+def header_overlap(fields: list[str], header: list[str]) -> bool:
+    """A row that repeats most header names starts another table."""
+    names = {h.strip().lower() for h in header if h.strip() and h.strip() not in MISSING}
+    cells = [c.strip().lower() for c in fields if c.strip()]
+    if len(names) < 2 or len(cells) < 2:
+        return False
+    hits = sum(1 for c in cells if c in names)
+    return hits >= 0.6 * len(cells) and hits >= 0.5 * len(names)
+
+
+def read_body(stream: RecordStream, repairer: Repairer, header: list[str] | None,
+              repairs: Repairs, sink, notes: dict) -> None:
+    """Feed every body record to `sink(fields)`, repairing or skipping bad ones."""
+    width = repairer.width
+    trailing_bad: list[int] = []
+    for record in stream:
+        fields = record.fields
+        if not fields or is_blank(fields):
+            if fields:
+                notes["blank_rows"] = notes.get("blank_rows", 0) + 1
+            continue
+        if header is not None and header_overlap(fields, header):
+            notes["second_table_line"] = record.line
+            break
+        if len(fields) == width:
+            sink(fields)
+            trailing_bad.clear()
+            continue
+        raw = stream.raw_lines()
+        fixed = repairer.repair(fields, raw)
+        if fixed is not None:
+            cells, used = fixed
+            if used < len(raw):
+                stream.give_back(raw, used)
+            sink(cells)
+            repairs.note(record.line, repaired=True)
+            trailing_bad.clear()
+            continue
+        if len(raw) > 1 and repairer.fmt.quotechar and repairer.fmt.quotechar in raw[0]:
+            stream.give_back(raw, 1)  # a stray quote swallowed the next lines: read them again
+        repairs.note(record.line, repaired=False)
+        trailing_bad.append(record.line)
+    # a few unreadable lines at the very end are footnotes, not broken rows
+    if trailing_bad and len(trailing_bad) <= 5:
+        for line in trailing_bad:
+            repairs.rows_skipped -= 1
+            if line in repairs.lines:
+                repairs.lines.remove(line)
+        notes["footnote_lines"] = len(trailing_bad)

@@ -1,0 +1,241 @@
+"""Column kinds: what a column holds, decided once at ingest and stored with the data.
+
+The rule, applied to the non-missing values of a column (after trimming spaces; the missing
+markers `""`, NA, N/A, NaN, null, None, `-` and their case variants count as missing):
+
+- `integer`: every value is a whole number (optional sign, thousands separators of the file)
+  that fits in 64 bits and none has a leading zero (`007` is a code, kept as text). Stored as
+  int64. Integers wider than 64 bits stay exact: the column is stored as strings and its kind
+  is decided by the string rules below (usually `id`), with a `wide_integer` warning.
+- `float`: every value is a number (decimal separator of the file, exponent allowed); `inf`,
+  `-inf`, `Infinity` and overflowing values such as `1e309` become missing with a warning.
+  Stored as float64.
+- `datetime`: every value parses with one date(-time) format: ISO 8601 (with `T` or space,
+  optional fraction and offset), d/m/Y, m/d/Y, d.m.Y, d-m-Y, Y/m/d, with `H:M[:S]`, or
+  `5 Mar 2021`, `Mar 5 2021`. When d/m/Y and m/d/Y both fit, month-first wins (warning).
+  Stored as timestamps.
+- `boolean`: the distinct values, lower-cased, are within one pair of true/false, yes/no,
+  y/n, t/f, on/off. Values keep the file's spelling (stored as strings). 0/1 stays `integer`.
+- `id`: every value distinct, at least 20 of them, and either the name says id (`id`,
+  `customer_id`, `userId`, `uuid`, `guid`, `key`) or the values are codes (integers counting
+  up, or strings without spaces up to 64 characters mixing letters and digits).
+- `text`: strings averaging 30+ characters, or mostly multi-word and mostly distinct.
+- `categorical`: every other string column (stored as strings); also a column with no values.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+KINDS = ("integer", "float", "boolean", "categorical", "datetime", "text", "id")
+MISSING_MARKERS = [
+    "", "NA", "N/A", "n/a", "na", "#N/A", "NaN", "nan", "NAN", "null", "NULL", "Null",
+    "None", "NONE", "none", "-",
+]
+BOOLEAN_PAIRS = [
+    {"true", "false"}, {"yes", "no"}, {"y", "n"}, {"t", "f"}, {"on", "off"},
+]
+ID_NAME = re.compile(r"(?:^|[_\s.-])(?:id|uuid|guid|key)$|^(?:id|uuid|guid)(?:[_\s.-]|$)|[a-z]Id$", re.I)
+_INT = r"^[+-]?(?:0|[1-9]\d*)$"
+_LEADING_ZERO = r"^[+-]?0\d"
+_FLOAT = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$|^[+-]?(?:inf|infinity|nan)$"
+_ISO = (
+    r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?"
+    r"(?P<tz>Z|[+-]\d{2}:?\d{2})?$"
+)
+_ISO_TZ = r"(?:Z|[+-]\d{2}:?\d{2})$"
+_DATE_FORMATS = [
+    "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%d-%m-%Y", "%m-%d-%Y", "%Y/%m/%d",
+    "%d/%m/%Y %H:%M", "%m/%d/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%m/%d/%Y %H:%M:%S",
+    "%d.%m.%Y %H:%M", "%d.%m.%Y %H:%M:%S", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M",
+    "%d %b %Y", "%b %d %Y", "%d %B %Y", "%B %d %Y", "%b %d, %Y", "%B %d, %Y",
+    "%d/%m/%y", "%m/%d/%y",
+]
+
+
+@dataclass
+class Classified:
+    """A column's kind, its stored values and what to tell the user."""
+
+    kind: str
+    values: pa.ChunkedArray
+    date_format: str | None = None
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+
+
+def clean_strings(values: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray:
+    """Trim spaces and turn missing markers into nulls."""
+    values = _chunked(values)
+    trimmed = pc.utf8_trim_whitespace(values)
+    markers = pa.array(MISSING_MARKERS, type=trimmed.type)
+    return pc.if_else(pc.is_in(trimmed, value_set=markers), pa.scalar(None, trimmed.type), trimmed)
+
+
+def classify(values, name: str = "", decimal: str = ".", thousands: str | None = None) -> Classified:
+    """Kind and typed values of a column of cleaned strings (see the module docstring)."""
+    values = _chunked(values)
+    present = values.drop_null()
+    if len(present) == 0:
+        return Classified("categorical", values)
+    numeric = _normalise_numbers(present, values, decimal, thousands)
+    if numeric is not None:
+        norm_present, norm_all = numeric
+        if _all(pc.match_substring_regex(norm_present, _INT)) and not _any(
+            pc.match_substring_regex(norm_present, _LEADING_ZERO)
+        ):
+            try:
+                ints = pc.cast(norm_all, pa.int64())
+            except pa.ArrowInvalid:
+                result = _classify_strings(values, present, name)
+                result.warnings.append(
+                    ("wide_integer", "integers wider than 64 bits are kept exactly, as text")
+                )
+                return result
+            kind = "id" if _integer_id(ints, name) else "integer"
+            return Classified(kind, ints)
+        if _all(pc.match_substring_regex(norm_present, _FLOAT, ignore_case=True)) and not _any(
+            pc.match_substring_regex(norm_present, _LEADING_ZERO + r"\d*$")
+        ):
+            floats = pc.cast(norm_all, pa.float64())
+            return _drop_infinite(floats)
+    dated = _parse_datetimes(present, values)
+    if dated is not None:
+        return dated
+    return _classify_strings(values, present, name)
+
+
+def _chunked(values) -> pa.ChunkedArray:
+    if isinstance(values, pa.ChunkedArray):
+        return values
+    if isinstance(values, pa.Array):
+        return pa.chunked_array([values])
+    return pa.chunked_array([pa.array(values, from_pandas=True)])
+
+
+def _all(mask) -> bool:
+    return bool(pc.all(mask).as_py())
+
+
+def _any(mask) -> bool:
+    return bool(pc.any(mask).as_py())
+
+
+def _normalise_numbers(present, values, decimal, thousands):
+    """Both arrays with the file's thousands/decimal separators made plain, or None."""
+    if not _all(pc.match_substring_regex(present, r"^[+-]?[\d.,' ]*\d[\d.,' ]*(?:[eE][+-]?\d+)?$|^[+-]?(?:inf|infinity|nan)$", ignore_case=True)):
+        return None
+
+    def plain(arr):
+        if thousands:
+            grouped = pc.match_substring_regex(
+                arr, rf"^[+-]?\d{{1,3}}(?:{re.escape(thousands)}\d{{3}})+(?:{re.escape(decimal)}\d+)?$"
+            )
+            stripped = pc.replace_substring(arr, thousands, "")
+            arr = pc.if_else(grouped, stripped, arr)
+        if decimal != ".":
+            arr = pc.replace_substring(arr, decimal, ".")
+        return arr
+
+    return plain(present), plain(values)
+
+
+def _drop_infinite(floats: pa.ChunkedArray) -> Classified:
+    infinite = pc.is_inf(floats)
+    warnings = []
+    if _any(infinite):
+        count = pc.sum(infinite).as_py()
+        floats = pc.if_else(infinite, pa.scalar(None, pa.float64()), floats)
+        warnings.append(("infinite_values", f"{count} infinite value(s) read as missing"))
+    nan = pc.is_nan(floats)
+    if _any(nan):
+        floats = pc.if_else(nan, pa.scalar(None, pa.float64()), floats)
+    return Classified("float", floats, warnings=warnings)
+
+
+def _parse_datetimes(present, values) -> Classified | None:
+    if not _any(pc.match_substring_regex(present.slice(0, 50), r"\d")):
+        return None
+    if _all(pc.match_substring_regex(present, _ISO)):
+        tz = _all(pc.match_substring_regex(present, _ISO_TZ))
+        if tz or not _any(pc.match_substring_regex(present, _ISO_TZ)):
+            try:
+                parsed = pc.cast(values, pa.timestamp("us", tz="UTC" if tz else None))
+                return Classified("datetime", parsed, "ISO 8601")
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                return None
+    n = len(present)
+    fitting = []
+    for fmt in _DATE_FORMATS:
+        parsed = pc.strptime(present, format=fmt, unit="us", error_is_null=True)
+        if parsed.null_count == 0 and len(parsed) == n:
+            fitting.append(fmt)
+    if not fitting:
+        return None
+    fmt = fitting[0]
+    warnings = []
+    if "%m/%d" in "".join(fitting) and "%d/%m" in "".join(fitting):
+        fmt = next(f for f in fitting if f.startswith("%m"))
+        warnings.append(("ambiguous_dates", "dates fit both day/month and month/day; read as month/day"))
+    parsed = pc.strptime(values, format=fmt, unit="us", error_is_null=True)
+    return Classified("datetime", parsed, fmt, warnings)
+
+
+def _integer_id(ints: pa.ChunkedArray, name: str) -> bool:
+    present = ints.drop_null()
+    n = len(present)
+    if n < 20 or present.null_count or pc.count_distinct(present).as_py() != n:
+        return False
+    if ID_NAME.search(name or ""):
+        return True
+    diffs = pc.pairwise_diff(present.combine_chunks())
+    return bool(pc.min(diffs.slice(1)).as_py() > 0)
+
+
+def _classify_strings(values, present, name: str) -> Classified:
+    n = len(present)
+    distinct = pc.count_distinct(present).as_py()
+    if distinct <= 2:
+        lowered = {str(v).lower() for v in pc.unique(present).to_pylist()}
+        if any(lowered <= pair for pair in BOOLEAN_PAIRS):
+            return Classified("boolean", values)
+    lengths = pc.utf8_length(present)
+    mean_len = pc.mean(lengths).as_py() or 0
+    if distinct == n and n >= 20:
+        if ID_NAME.search(name or ""):
+            return Classified("id", values)
+        max_len = pc.max(lengths).as_py()
+        codes = pc.match_substring_regex(present, r"^[A-Za-z0-9][A-Za-z0-9_.:/#-]*$")
+        mixed = pc.match_substring_regex(present, r"\d")
+        if max_len <= 64 and _all(codes) and pc.mean(pc.cast(mixed, pa.int8())).as_py() >= 0.5:
+            return Classified("id", values)
+    if mean_len >= 30:
+        return Classified("text", values)
+    spaced = pc.mean(pc.cast(pc.match_substring(present, " "), pa.int8())).as_py()
+    if n >= 20 and spaced >= 0.5 and distinct >= 0.5 * n:
+        return Classified("text", values)
+    return Classified("categorical", values)
+
+
+def infer_kind(values, name: str = "") -> str:
+    """The kind of a column given as a pandas Series or an Arrow array (typed or strings)."""
+    if hasattr(values, "name") and not name and isinstance(getattr(values, "name", None), str):
+        name = values.name
+    arr = _chunked(values)
+    typ = arr.type
+    if pa.types.is_boolean(typ):
+        return "boolean"
+    if pa.types.is_integer(typ):
+        return "id" if _integer_id(pc.cast(arr, pa.int64()), name) else "integer"
+    if pa.types.is_floating(typ) or pa.types.is_decimal(typ):
+        return "float"
+    if pa.types.is_timestamp(typ) or pa.types.is_date(typ):
+        return "datetime"
+    if pa.types.is_dictionary(typ):
+        arr = pc.cast(arr, pa.string())
+    if not (pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_dictionary(typ)):
+        arr = pc.cast(arr, pa.string())
+    return classify(clean_strings(arr), name).kind
