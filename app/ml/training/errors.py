@@ -1,0 +1,34 @@
+"""Domain errors of the training engine, each with an HTTP-ish status and a human message."""
+
+from __future__ import annotations
+
+
+class TrainingError(Exception):
+    """Base class: `status` maps to HTTP, `message` is shown to the user, `errors` gives details."""
+
+    status = 500
+
+    def __init__(self, message: str, errors: dict | None = None, status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.errors = errors or {}
+        if status is not None:
+            self.status = status
+
+
+class TrainingRejected(TrainingError):
+    """The request cannot be trained (unknown target, one class, no usable feature...): 422."""
+
+    status = 422
+
+
+class TrainingFailed(TrainingError):
+    """Every candidate failed, or the search produced nothing usable in time."""
+
+    status = 500
+
+
+class TrainingCancelled(TrainingError):
+    """should_stop() asked to stop before any candidate finished."""
+
+    status = 409

@@ -1,0 +1,149 @@
+"""Model families: one registry entry per algorithm with its defaults and search space.
+
+Only parameters named in a family's space (or its fixed settings) ever reach an estimator:
+the request chooses families, never raw options.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    ExtraTreesRegressor,
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+# Forest fits use both cores; everything else is single-threaded or OpenMP (HGB).
+FOREST_JOBS = 2
+
+
+def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
+    return float(np.exp(rng.uniform(np.log(low), np.log(high))))
+
+
+def _choice(rng: np.random.Generator, options: list):
+    return options[int(rng.integers(len(options)))]
+
+
+@dataclass(frozen=True)
+class Family:
+    """How to build, default and sample one algorithm for one task."""
+
+    name: str
+    label: str
+    task: str
+    style: str  # preprocessing style, see preprocessing.STYLES
+    make: Callable[..., object]
+    defaults: dict
+    sample: Callable[[np.random.Generator], dict]
+    fixed: dict = field(default_factory=dict)
+    supports_class_weight: bool = False
+
+    def build(self, params: dict, seed: int, native_categories: list[int] | None = None,
+              threads: int = FOREST_JOBS):
+        allowed = set(self.defaults) | {"class_weight"}
+        unknown = set(params) - allowed
+        if unknown:
+            raise ValueError(f"options not allowed for {self.name}: {sorted(unknown)}")
+        kwargs = {**self.fixed, **params}
+        if "class_weight" in kwargs and not self.supports_class_weight:
+            kwargs.pop("class_weight")
+        if self.style == "hgb":
+            kwargs["categorical_features"] = native_categories or None
+        kwargs["random_state"] = seed
+        if "n_jobs" in kwargs:
+            kwargs["n_jobs"] = threads
+        return self.make(**kwargs)
+
+
+def _forest_space(rng):
+    return {
+        "n_estimators": _choice(rng, [150, 250, 400]),
+        "max_features": _choice(rng, ["sqrt", 0.3, 0.5, 0.7, 1.0]),
+        "min_samples_leaf": _choice(rng, [1, 1, 2, 3, 5, 10]),
+        "max_depth": _choice(rng, [None, None, 12, 20]),
+    }
+
+
+def _tree_space(rng):
+    return {
+        "max_depth": _choice(rng, [3, 5, 8, 12, 16, None]),
+        "min_samples_leaf": _choice(rng, [1, 2, 5, 10, 20, 50]),
+    }
+
+
+def _hgb_space(rng):
+    return {
+        "learning_rate": _log_uniform(rng, 0.02, 0.3),
+        "max_leaf_nodes": _choice(rng, [7, 15, 31, 63, 127]),
+        "min_samples_leaf": _choice(rng, [3, 5, 10, 20, 40, 80]),
+        "l2_regularization": _choice(rng, [0.0, 0.01, 0.1, 1.0, 10.0]),
+        "max_features": _choice(rng, [0.5, 0.7, 0.9, 1.0]),
+    }
+
+
+_FOREST_DEFAULTS = {"n_estimators": 250, "max_features": "sqrt", "min_samples_leaf": 1,
+                    "max_depth": None}
+_FOREST_FIXED = {"n_jobs": FOREST_JOBS}
+_TREE_DEFAULTS = {"max_depth": 8, "min_samples_leaf": 5}
+_HGB_DEFAULTS = {"learning_rate": 0.08, "max_leaf_nodes": 31, "min_samples_leaf": 20,
+                 "l2_regularization": 0.0, "max_features": 1.0}
+_HGB_FIXED = {"max_iter": 600, "early_stopping": True, "validation_fraction": 0.1,
+              "n_iter_no_change": 25}
+
+CLASSIFIERS = {
+    f.name: f for f in [
+        Family("logistic_regression", "Logistic regression", "classification", "linear",
+               LogisticRegression, {"C": 1.0},
+               lambda rng: {"C": _log_uniform(rng, 1e-3, 1e2)},
+               {"max_iter": 500}, supports_class_weight=True),
+        Family("decision_tree", "Decision tree", "classification", "tree",
+               DecisionTreeClassifier, _TREE_DEFAULTS, _tree_space,
+               supports_class_weight=True),
+        Family("random_forest", "Random forest", "classification", "tree",
+               RandomForestClassifier, _FOREST_DEFAULTS, _forest_space, _FOREST_FIXED,
+               supports_class_weight=True),
+        Family("extra_trees", "Extra trees", "classification", "tree",
+               ExtraTreesClassifier, _FOREST_DEFAULTS, _forest_space, _FOREST_FIXED,
+               supports_class_weight=True),
+        Family("hist_gradient_boosting", "Histogram gradient boosting", "classification", "hgb",
+               HistGradientBoostingClassifier, _HGB_DEFAULTS, _hgb_space, _HGB_FIXED,
+               supports_class_weight=True),
+    ]
+}
+
+REGRESSORS = {
+    f.name: f for f in [
+        Family("ridge", "Ridge (linear) regression", "regression", "linear",
+               Ridge, {"alpha": 1.0}, lambda rng: {"alpha": _log_uniform(rng, 1e-3, 1e3)}),
+        Family("decision_tree", "Decision tree", "regression", "tree",
+               DecisionTreeRegressor, _TREE_DEFAULTS, _tree_space),
+        Family("random_forest", "Random forest", "regression", "tree",
+               RandomForestRegressor, {**_FOREST_DEFAULTS, "max_features": 0.5},
+               _forest_space, _FOREST_FIXED),
+        Family("extra_trees", "Extra trees", "regression", "tree",
+               ExtraTreesRegressor, {**_FOREST_DEFAULTS, "max_features": 0.7},
+               _forest_space, _FOREST_FIXED),
+        Family("hist_gradient_boosting", "Histogram gradient boosting", "regression", "hgb",
+               HistGradientBoostingRegressor, _HGB_DEFAULTS, _hgb_space, _HGB_FIXED),
+    ]
+}
+
+FAMILIES: dict[str, dict[str, Family]] = {"classification": CLASSIFIERS, "regression": REGRESSORS}
+ENSEMBLE = "ensemble"
+
+
+def families_for(task: str, names: list[str] | None = None) -> list[Family]:
+    """The requested families of a task in registry order (all when `names` is empty)."""
+    registry = FAMILIES[task]
+    if not names:
+        return list(registry.values())
+    return [registry[n] for n in registry if n in set(names)]

@@ -1,0 +1,140 @@
+"""After the search: refit each family's best, maybe ensemble them, evaluate, log, register."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from app.ml.training.candidates import fit_limited, make_pipeline
+from app.ml.training.ensemble import MIN_GAIN, select_weights
+from app.ml.training.families import ENSEMBLE
+from app.ml.training.metrics import LOWER_IS_BETTER, baseline_metrics, score, verdict
+from app.ml.training.report import charts, held_out, input_schema, permutation_importance
+from app.ml.training.request import KeptModel, SearchResult, natural
+from app.ml.training.transformers import WeightedEnsemble
+
+INPUT_EXAMPLE_ROWS = 5
+# Time kept at the end of the budget for saving each model to the tracker.
+SAVE_SECONDS_PER_MODEL = 1.0
+
+
+def _refit_rows(cand, n_dev: int, n_fold_rows: float, n_folds: int, seconds: float) -> int:
+    """How many training rows the refit can afford in `seconds` (at least one fold's worth)."""
+    per_row = max(cand.fit_time_s / n_folds, 1e-3) / max(n_fold_rows, 1)
+    return int(np.clip(seconds / per_row, min(n_fold_rows, n_dev), n_dev))
+
+
+def _refit(ranked, data, request, prep, cardinality, task, clock, should_stop, progress):
+    X_dev, y_dev, _, _, X_search, _, folds = data
+    n_fold_rows = len(X_search) * (len(folds) - 1) / len(folds)
+    kept: dict[str, KeptModel] = {}
+    for i, cand in enumerate(ranked):
+        if should_stop():
+            break
+        left = clock.deadline - clock.now() - 0.5 * len(ranked)
+        rows = _refit_rows(cand, len(X_dev), n_fold_rows, len(folds), left / (len(ranked) - i) * 0.8)
+        estimate = cand.fit_time_s / len(folds) * rows / n_fold_rows
+        if kept and estimate > left:
+            continue  # the best family is always refitted; others only when they fit in time
+        progress.update(message=f"Refitting {cand.family.label.lower()}")
+        Xr, yr = X_dev, y_dev
+        if rows < len(X_dev):
+            Xr, yr = X_dev.iloc[:rows], y_dev[:rows]  # dev rows are already shuffled
+        pipe = make_pipeline(cand.family, cand.params, request.seed, prep.features,
+                             cardinality, task, rows)
+        started = time.perf_counter()
+        fit_limited(pipe, Xr, yr)
+        kept[cand.family.name] = KeptModel(
+            cand.family.name, cand.family.label, pipe, cand.params, cand.cv_score,
+            cand.cv_metrics, round(time.perf_counter() - started, 3), trained_rows=rows)
+    return kept
+
+
+def _ensemble(kept, best, y_search, task, metric, classes):
+    names = [n for n in kept if best[n].oof is not None]
+    if len(names) < 2:
+        return None
+    counts, ens_score = select_weights([best[n].oof for n in names], y_search, task, metric,
+                                       classes)
+    top = max(best[n].cv_score for n in names)
+    used = [(n, c) for n, c in zip(names, counts, strict=True) if c]
+    if len(used) < 2 or ens_score < top + MIN_GAIN:
+        return None
+    model = WeightedEnsemble([kept[n].pipeline for n, _ in used], [c for _, c in used], task)
+    model.fit(None)
+    label = "Weighted ensemble of " + ", ".join(kept[n].algorithm.lower() for n, _ in used)
+    return KeptModel(ENSEMBLE, label, model, {n: c for n, c in used}, ens_score, {},
+                     round(sum(kept[n].fit_time_s for n, _ in used), 3),
+                     trained_rows=max(kept[n].trained_rows for n, _ in used))
+
+
+def finalize(*, best, task, metric, prep, request, data, classes, cardinality, clock,
+             should_stop, tracker, parent, tags, progress) -> SearchResult:
+    X_dev, y_dev, X_test, y_test, _X_search, y_search, _folds = data
+    greater = metric not in LOWER_IS_BETTER
+    ranked = sorted(best.values(), key=lambda c: -c.cv_score)
+    kept = _refit(ranked, data, request, prep, cardinality, task, clock, should_stop, progress)
+    ens = _ensemble(kept, best, y_search, task, metric, classes)
+    if ens is not None:
+        kept[ENSEMBLE] = ens
+    base = baseline_metrics(task, y_dev, y_test, classes)
+    order = sorted(kept.values(), key=lambda m: -m.cv_score)
+    progress.update(message="Measuring on the held-out rows")
+    for model in order:
+        model.test_metrics, pred = held_out(model.pipeline, X_test, y_test, task, classes)
+        model.test_score = natural(score(model.test_metrics, metric), metric, greater)
+        model.baseline = base
+        model.verdict = verdict(task, metric, model.test_metrics, base)
+        model.charts = charts(y_test, pred, task, classes, request.seed)
+    for model in order:  # best first: importance is dropped for the others if time runs out
+        model.feature_importance = permutation_importance(
+            model.pipeline, X_test, y_test, task, metric, classes, request.seed,
+            deadline=clock.deadline - SAVE_SECONDS_PER_MODEL * len(order))
+    example = X_dev.head(INPUT_EXAMPLE_ROWS)
+    result = SearchResult(
+        task=task, reason=prep.reason, metric=metric, greater_is_better=greater,
+        leaderboard=[_row(m, metric, greater) for m in order], models=kept,
+        best_family=order[0].family, features=input_schema(X_dev, prep.features),
+        excluded=prep.excluded, classes=[_plain(c) for c in classes] if task ==
+        "classification" else None, class_weight=None, warnings=list(prep.warnings),
+        candidates=[], n_train=len(X_dev), n_test=len(X_test),
+        dropped_missing_target=prep.dropped_missing_target, elapsed_s=0.0,
+        stopped_by_deadline=False, parent_run_id=parent, input_example=example)
+    if tracker:
+        _track(tracker, result, order, example, parent, tags, request, clock, progress)
+    return result
+
+
+def _track(tracker, result, order, example, parent, tags, request, clock, progress):
+    """Log each kept model best-first (later ones only while time is left), register the best."""
+    progress.update(message="Saving the models")
+    for i, model in enumerate(order):
+        if i and clock.now() > clock.deadline:
+            result.warnings.append(f"{model.algorithm} was not saved: the budget ran out.")
+            continue
+        metrics = {f"test_{k}": v for k, v in model.test_metrics.items() if np.isfinite(v)}
+        metrics["cv_score"] = natural(model.cv_score, result.metric, result.greater_is_better)
+        model.run_id, model.model_uri = tracker.log_model(
+            parent, model.family, model.pipeline, example, metrics,
+            {"family": model.family, **{k: str(v) for k, v in model.params.items()}},
+            {**tags, "algorithm": model.algorithm})
+    result.models = {n: m for n, m in result.models.items() if m.model_uri}
+    result.leaderboard = [r for r in result.leaderboard if r["family"] in result.models]
+    best = result.best
+    if request.registered_name:
+        result.registered_name = request.registered_name
+        result.registered_version = tracker.register(best.model_uri, request.registered_name)
+    tracker.end_job(parent, "FINISHED", {"best_test_score": best.test_score or 0.0,
+                                         "best_cv_score": natural(best.cv_score, result.metric,
+                                                                  result.greater_is_better)})
+
+
+def _row(m: KeptModel, metric: str, greater: bool) -> dict:
+    return {"family": m.family, "algorithm": m.algorithm,
+            "cv_score": natural(m.cv_score, metric, greater), "test_score": m.test_score,
+            "fit_time_s": m.fit_time_s, "metrics": m.test_metrics}
+
+
+def _plain(value):
+    return value.item() if isinstance(value, np.generic) else value

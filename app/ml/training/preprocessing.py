@@ -1,0 +1,94 @@
+"""The preprocessing half of every saved pipeline, shaped by what the model family needs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler, TargetEncoder
+
+from app.ml.training.transformers import DATE_PARTS, NUMERIC_INPUT_KINDS, InputCaster
+
+# Categorical columns with at most this many values are one-hot encoded for linear and tree
+# models; above it they get target encoding (learned inside each CV fold, so it cannot leak).
+ONE_HOT_MAX = 20
+# Histogram gradient boosting handles categories natively up to its bin count.
+NATIVE_CATEGORY_MAX = 250
+
+# Styles: "linear" wants scaled numbers; "tree" does not; "hgb" takes native categories.
+STYLES = ("linear", "tree", "hgb")
+
+
+def split_columns(kinds: dict[str, str], cardinality: dict[str, int]) -> dict[str, list[str]]:
+    """Columns after InputCaster grouped as numeric / low-cardinality / high-cardinality labels."""
+    groups: dict[str, list[str]] = {"numeric": [], "low": [], "high": [], "native": []}
+    for name, kind in kinds.items():
+        if kind in NUMERIC_INPUT_KINDS:
+            groups["numeric"].append(name)
+        elif kind == "datetime":
+            groups["numeric"].extend(f"{name}__{part}" for part in DATE_PARTS)
+        else:
+            n = cardinality.get(name, 0)
+            groups["low" if n <= ONE_HOT_MAX else "high"].append(name)
+            if n <= NATIVE_CATEGORY_MAX:
+                groups["native"].append(name)
+    return groups
+
+
+def _numeric(scale: bool) -> Pipeline:
+    imputer = SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)
+    return make_pipeline(imputer, StandardScaler()) if scale else make_pipeline(imputer)
+
+
+def _target_encoder(task: str) -> TargetEncoder:
+    return TargetEncoder(target_type="continuous" if task == "regression" else "auto", cv=3)
+
+
+def build_preprocessor(
+    kinds: dict[str, str], cardinality: dict[str, int], style: str, task: str
+) -> tuple[Pipeline, list[int]]:
+    """Caster + column transformer for one style; also the indices of native categorical outputs."""
+    groups = split_columns(kinds, cardinality)
+    parts: list[tuple] = []
+    native: list[int] = []
+    if style == "hgb":
+        # Native categories first so their output indices are 0..k-1.
+        ordinal = OrdinalEncoder(
+            handle_unknown="use_encoded_value", unknown_value=np.nan,
+            encoded_missing_value=np.nan, dtype=np.float64,
+        )
+        if groups["native"]:
+            parts.append(("native", ordinal, groups["native"]))
+            native = list(range(len(groups["native"])))
+        high = [c for c in groups["low"] + groups["high"] if c not in groups["native"]]
+        if high:
+            parts.append(("high", _target_encoder(task), high))
+        if groups["numeric"]:
+            parts.append(("numeric", _numeric(scale=False), groups["numeric"]))
+    else:
+        scale = style == "linear"
+        if groups["numeric"]:
+            parts.append(("numeric", _numeric(scale), groups["numeric"]))
+        if groups["low"]:
+            onehot = OneHotEncoder(
+                handle_unknown="infrequent_if_exist", min_frequency=2, sparse_output=False,
+                dtype=np.float64,
+            )
+            parts.append(("low", onehot, groups["low"]))
+        if groups["high"]:
+            encoder = _target_encoder(task)
+            step = make_pipeline(encoder, StandardScaler()) if scale else encoder
+            parts.append(("high", step, groups["high"]))
+    columns = ColumnTransformer(parts, remainder="drop", sparse_threshold=0.0)
+    return Pipeline([("cast", InputCaster(kinds)), ("columns", columns)]), native
+
+
+def category_cardinality(df: pd.DataFrame, kinds: dict[str, str]) -> dict[str, int]:
+    """Distinct non-missing values of each label column (decides the encoder)."""
+    return {
+        name: int(df[name].nunique(dropna=True))
+        for name, kind in kinds.items()
+        if kind not in NUMERIC_INPUT_KINDS and kind != "datetime"
+    }
