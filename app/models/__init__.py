@@ -1,5 +1,6 @@
 """SQLAlchemy models, one module per feature."""
 
+from app.models.dataset import Dataset, DatasetVersion
 from app.models.user import ApiToken, User, UserSession
 
-__all__ = ["ApiToken", "User", "UserSession"]
+__all__ = ["ApiToken", "Dataset", "DatasetVersion", "User", "UserSession"]
