@@ -53,6 +53,7 @@ def register_extensions(app: Flask) -> None:
     from app import models  # noqa: F401  (tables known to Alembic)
     from app.extensions import api, csrf, db, limiter, login_manager, migrate
     from app.security import register_security
+    from app.storage import init_storage
     from app.telemetry import init_metrics
 
     db.init_app(app)
@@ -63,6 +64,7 @@ def register_extensions(app: Flask) -> None:
     api.init_app(app)
     init_metrics(app)
     register_security(app)
+    init_storage(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:"):
         with app.app_context():
             _enable_sqlite_wal(db.engine)
@@ -106,12 +108,17 @@ def register_blueprints(app: Flask) -> None:
     from app.blueprints.auth.api import api_bp as auth_api
     from app.blueprints.auth.views import bp as auth_bp
     from app.blueprints.core.views import bp as core_bp
+    from app.blueprints.datasets.api import api_bp as datasets_api
     from app.blueprints.datasets.views import bp as datasets_bp
     from app.extensions import api, csrf
 
     for bp in (core_bp, auth_bp, datasets_bp):
         app.register_blueprint(bp)
-    for api_bp in (auth_api,):
+    from app.blueprints.auth.operations import add_account_eraser
+    from app.blueprints.datasets.service import delete_all_for as delete_datasets
+
+    add_account_eraser(app, delete_datasets)
+    for api_bp in (auth_api, datasets_api):
         api.register_blueprint(api_bp)
         csrf.exempt(api_bp)  # bearer tokens only: the API never reads the session cookie
 

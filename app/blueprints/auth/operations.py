@@ -26,8 +26,9 @@ EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s.]{2,}$")
 TOKEN_PREFIX = "csva_"  # noqa: S105 (a public prefix, not a secret)
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
-# Functions that erase what a feature stores for a user, called before the user row goes.
-account_erasers: list[Callable[[User], None]] = []
+def add_account_eraser(app, erase: Callable[[User], None]) -> None:
+    """Register what a feature must erase for a user before the user row goes."""
+    app.extensions.setdefault("account_erasers", []).append(erase)
 
 
 def hash_password(password: str) -> str:
@@ -152,7 +153,7 @@ def delete_account(user: User, password: str) -> None:
     """Erase the user and everything they own."""
     if not check_password_hash(user.password_hash, password or ""):
         raise DomainError("The password is wrong.", {"json": {"password": ["Wrong password."]}})
-    for erase in account_erasers:
+    for erase in current_app.extensions.get("account_erasers", []):
         erase(user)
     db.session.delete(user)
     db.session.flush()

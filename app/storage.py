@@ -1,0 +1,100 @@
+"""Files under DATA_DIR: generated names only, atomic writes, uploads streamed to disk.
+
+A user's file name is only ever a label; every stored file is named by a random id.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from flask import Flask, Request, current_app
+
+UPLOAD_DIR = "uploads"
+STALE_UPLOAD_SECONDS = 3600  # older than any upload still being read
+
+
+def data_dir() -> Path:
+    return Path(current_app.config["DATA_DIR"])
+
+
+def absolute(relative: str) -> Path:
+    """The absolute path of a stored file, refusing anything that escapes DATA_DIR."""
+    base = data_dir().resolve()
+    path = (base / relative).resolve()
+    if base not in path.parents:
+        raise ValueError("path outside the data directory")
+    return path
+
+
+def relative(path: Path) -> str:
+    return str(Path(path).resolve().relative_to(data_dir().resolve()))
+
+
+def new_folder(kind: str) -> Path:
+    """A fresh folder DATA_DIR/<kind>/<random id>."""
+    folder = data_dir() / kind / uuid.uuid4().hex
+    folder.mkdir(parents=True)
+    return folder
+
+
+def remove_tree(relative_dir: str | None) -> None:
+    if relative_dir:
+        shutil.rmtree(absolute(relative_dir), ignore_errors=True)
+
+
+def remove_file(path: Path | str | None) -> None:
+    if path:
+        Path(path).unlink(missing_ok=True)
+
+
+def folder_size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+class UploadRequest(Request):
+    """Streams uploaded files straight into DATA_DIR/uploads, so they can be moved, not copied.
+
+    Each temporary file is removed at the end of the request unless a service moved it.
+    """
+
+    def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
+        folder = Path(current_app.config["DATA_DIR"]) / UPLOAD_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = tempfile.NamedTemporaryFile(dir=folder, prefix="up-", suffix=".part", delete=False)  # noqa: SIM115
+        self.__dict__.setdefault("_upload_paths", []).append(handle.name)
+        return handle
+
+    def upload_paths(self) -> list[str]:
+        return self.__dict__.get("_upload_paths", [])
+
+
+def sweep_stale_uploads(folder: Path, older_than: float = STALE_UPLOAD_SECONDS) -> int:
+    """Remove temporary uploads a killed process left behind; returns how many."""
+    removed = 0
+    cutoff = time.time() - older_than
+    for path in (folder / UPLOAD_DIR).glob("up-*.part"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            pass
+    return removed
+
+
+def init_storage(app: Flask) -> None:
+    app.request_class = UploadRequest
+    sweep_stale_uploads(Path(app.config["DATA_DIR"]))
+
+    @app.teardown_request
+    def remove_unclaimed_uploads(_exc=None):
+        from flask import request
+
+        for path in request.upload_paths() if isinstance(request, UploadRequest) else []:
+            if os.path.exists(path):
+                os.unlink(path)
