@@ -41,7 +41,6 @@ BOOLEAN_PAIRS = [
 ]
 ID_NAME = re.compile(r"(?:^|[_\s.-])(?:id|uuid|guid|key)$|^(?:id|uuid|guid)(?:[_\s.-]|$)|[a-z]Id$", re.I)
 _INT = r"^[+-]?(?:0|[1-9]\d*)$"
-_LEADING_ZERO = r"^[+-]?0\d"
 _FLOAT = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$|^[+-]?(?:inf|infinity|nan)$"
 _ISO = (
     r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?"
@@ -68,44 +67,70 @@ class Classified:
 
 
 def clean_strings(values: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray:
-    """Trim spaces and turn missing markers into nulls."""
+    """Trim spaces and turn missing markers into nulls (copying only when needed)."""
     values = _chunked(values)
-    trimmed = pc.utf8_trim_whitespace(values)
-    markers = pa.array(MISSING_MARKERS, type=trimmed.type)
-    return pc.if_else(pc.is_in(trimmed, value_set=markers), pa.scalar(None, trimmed.type), trimmed)
+    if pa.types.is_large_string(values.type):
+        values = pc.cast(values, pa.string())
+    if any(_any(pc.match_like(values, p)) for p in (" %", "% ", "\t%", "%\t")):
+        values = pc.utf8_trim_whitespace(values)
+    markers = pa.array(MISSING_MARKERS, type=values.type)
+    is_marker = pc.is_in(values, value_set=markers)
+    if _any(is_marker):
+        values = pc.if_else(is_marker, pa.scalar(None, values.type), values)
+    return values
 
 
 def classify(values, name: str = "", decimal: str = ".", thousands: str | None = None) -> Classified:
-    """Kind and typed values of a column of cleaned strings (see the module docstring)."""
+    """Kind and typed values of a column of cleaned strings (see the module docstring).
+
+    Arrow casts do the checking: a cast to int64 or float64 fails on the first value that does
+    not fit, so a text column costs almost nothing and a numeric column one pass.
+    """
     values = _chunked(values)
-    present = values.drop_null()
-    if len(present) == 0:
+    if len(values) == values.null_count:
         return Classified("categorical", values)
-    numeric = _normalise_numbers(present, values, decimal, thousands)
-    if numeric is not None:
-        norm_present, norm_all = numeric
-        if _all(pc.match_substring_regex(norm_present, _INT)) and not _any(
-            pc.match_substring_regex(norm_present, _LEADING_ZERO)
-        ):
-            try:
-                ints = pc.cast(norm_all, pa.int64())
-            except pa.ArrowInvalid:
-                result = _classify_strings(values, present, name)
-                result.warnings.append(
-                    ("wide_integer", "integers wider than 64 bits are kept exactly, as text")
-                )
-                return result
-            kind = "id" if _integer_id(ints, name) else "integer"
-            return Classified(kind, ints)
-        if _all(pc.match_substring_regex(norm_present, _FLOAT, ignore_case=True)) and not _any(
-            pc.match_substring_regex(norm_present, _LEADING_ZERO + r"\d*$")
-        ):
-            floats = pc.cast(norm_all, pa.float64())
-            return _drop_infinite(floats)
-    dated = _parse_datetimes(present, values)
-    if dated is not None:
-        return dated
-    return _classify_strings(values, present, name)
+    head = values.slice(0, 4096).drop_null().slice(0, 256)
+    if _all(pc.match_substring_regex(head, _NUMBERISH, ignore_case=True)):
+        typed = _numbers(values, name, decimal, thousands)
+        if typed is not None:
+            return typed
+    if _all(pc.match_substring_regex(head, _DATEISH)):
+        dated = _parse_datetimes(values.drop_null(), values)
+        if dated is not None:
+            return dated
+    return _classify_strings(values, values.drop_null(), name)
+
+
+def _numbers(values, name, decimal, thousands) -> Classified | None:
+    norm = _plain_numbers(values, decimal, thousands)
+    try:
+        ints = pc.cast(norm, pa.int64())
+    except pa.ArrowInvalid:
+        ints = None
+    if ints is not None:
+        if _zero_padded(norm):
+            return None  # codes such as 007 keep their spelling
+        return Classified("id" if _integer_id(ints, name) else "integer", ints)
+    try:
+        floats = pc.cast(norm, pa.float64())
+    except pa.ArrowInvalid:
+        return None
+    if not _any(pc.match_substring(norm, ".")) and _all(
+        pc.match_substring_regex(norm.drop_null(), _INT)
+    ):
+        result = _classify_strings(values, values.drop_null(), name)
+        result.warnings.append(("wide_integer", "integers wider than 64 bits are kept exactly, as text"))
+        return result
+    return _drop_infinite(floats)
+
+
+def _zero_padded(norm) -> bool:
+    length = pc.utf8_length(norm)
+    plain = pc.and_(pc.starts_with(norm, "0"), pc.greater(length, 1))
+    signed = pc.and_(
+        pc.or_(pc.starts_with(norm, "-0"), pc.starts_with(norm, "+0")), pc.greater(length, 2)
+    )
+    return _any(pc.or_(plain, signed))
 
 
 def _chunked(values) -> pa.ChunkedArray:
@@ -124,23 +149,20 @@ def _any(mask) -> bool:
     return bool(pc.any(mask).as_py())
 
 
-def _normalise_numbers(present, values, decimal, thousands):
-    """Both arrays with the file's thousands/decimal separators made plain, or None."""
-    if not _all(pc.match_substring_regex(present, r"^[+-]?[\d.,' ]*\d[\d.,' ]*(?:[eE][+-]?\d+)?$|^[+-]?(?:inf|infinity|nan)$", ignore_case=True)):
-        return None
+_NUMBERISH = r"^[+-]?[\d.,' ]*\d[\d.,' ]*(?:[eE][+-]?\d+)?$|^[+-]?(?:inf|infinity|nan)$"
+_DATEISH = r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}|^\d{1,2} [A-Za-z]{3,9} \d{4}$|^[A-Za-z]{3,9} \d{1,2},? \d{4}$"
 
-    def plain(arr):
-        if thousands:
-            grouped = pc.match_substring_regex(
-                arr, rf"^[+-]?\d{{1,3}}(?:{re.escape(thousands)}\d{{3}})+(?:{re.escape(decimal)}\d+)?$"
-            )
-            stripped = pc.replace_substring(arr, thousands, "")
-            arr = pc.if_else(grouped, stripped, arr)
-        if decimal != ".":
-            arr = pc.replace_substring(arr, decimal, ".")
-        return arr
 
-    return plain(present), plain(values)
+def _plain_numbers(arr, decimal: str, thousands: str | None):
+    """The column with the file's thousands and decimal separators made plain."""
+    if thousands:
+        grouped = pc.match_substring_regex(
+            arr, rf"^[+-]?\d{{1,3}}(?:{re.escape(thousands)}\d{{3}})+(?:{re.escape(decimal)}\d+)?$"
+        )
+        arr = pc.if_else(grouped, pc.replace_substring(arr, thousands, ""), arr)
+    if decimal != ".":
+        arr = pc.replace_substring(arr, decimal, ".")
+    return arr
 
 
 def _drop_infinite(floats: pa.ChunkedArray) -> Classified:
@@ -157,8 +179,6 @@ def _drop_infinite(floats: pa.ChunkedArray) -> Classified:
 
 
 def _parse_datetimes(present, values) -> Classified | None:
-    if not _any(pc.match_substring_regex(present.slice(0, 50), r"\d")):
-        return None
     if _all(pc.match_substring_regex(present, _ISO)):
         tz = _all(pc.match_substring_regex(present, _ISO_TZ))
         if tz or not _any(pc.match_substring_regex(present, _ISO_TZ)):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -12,6 +14,7 @@ from app.ml.kinds import classify, clean_strings
 from .model import ColumnInfo, IngestWarning
 
 KINDS_KEY = b"csv_analyzer.kinds"
+DATE_FORMATS_KEY = b"csv_analyzer.date_formats"
 
 
 def column_names(header: list[str] | None, width: int) -> tuple[list[str], list[IngestWarning]]:
@@ -41,29 +44,35 @@ def column_names(header: list[str] | None, width: int) -> tuple[list[str], list[
 
 def build_table(names: list[str], columns: list[pa.ChunkedArray], decimal: str,
                 thousands: str | None) -> tuple[pa.Table, list[ColumnInfo], list[IngestWarning]]:
-    """Classify each string column, keep its typed values, and record the kinds."""
-    arrays, infos, warnings = [], [], []
-    for name, raw in zip(names, columns, strict=True):
-        cleaned = clean_strings(raw)
-        result = classify(cleaned, name, decimal, thousands)
+    """Classify each string column, keep its typed values, and record the kinds.
+
+    Columns are typed in parallel threads (Arrow kernels release the GIL); each raw column is
+    dropped as soon as its typed version exists, which keeps the peak memory near one copy.
+    """
+    def one(i: int):
+        raw, columns[i] = columns[i], None
+        result = classify(clean_strings(raw), names[i], decimal, thousands)
+        del raw
         values = result.values
-        if pa.types.is_large_string(values.type):
-            values = pc.cast(values, pa.string())
-        arrays.append(values)
-        present = values.drop_null()
-        infos.append(ColumnInfo(
-            name=name,
-            kind=result.kind,
-            missing=values.null_count,
-            unique=pc.count_distinct(present).as_py() if len(present) else 0,
+        present = len(values) - values.null_count
+        info = ColumnInfo(
+            name=names[i], kind=result.kind, missing=values.null_count,
+            unique=pc.count_distinct(values, mode="only_valid").as_py() if present else 0,
             date_format=result.date_format,
-        ))
-        for code, message in result.warnings:
-            warnings.append(IngestWarning(code, f"{name}: {message}", name))
+        )
+        warns = [IngestWarning(code, f"{names[i]}: {msg}", names[i]) for code, msg in result.warnings]
+        return values, info, warns
+
+    workers = min(len(names), os.cpu_count() or 1, 4) or 1
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        done = list(pool.map(one, range(len(names))))
+    arrays = [d[0] for d in done]
+    infos = [d[1] for d in done]
+    warnings = [w for d in done for w in d[2]]
     table = pa.Table.from_arrays(arrays, names=names) if names else pa.table({})
     kinds = {info.name: info.kind for info in infos}
     formats = {info.name: info.date_format for info in infos if info.date_format}
-    metadata = {KINDS_KEY: json.dumps(kinds).encode(), b"csv_analyzer.date_formats": json.dumps(formats).encode()}
+    metadata = {KINDS_KEY: json.dumps(kinds).encode(), DATE_FORMATS_KEY: json.dumps(formats).encode()}
     return table.replace_schema_metadata(metadata), infos, warnings
 
 

@@ -11,6 +11,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from app.ml.kinds import MISSING_MARKERS
+
 
 class _Bail(Exception):
     pass
@@ -43,15 +45,16 @@ def read_columns(path: str, plan, max_cell: int, notes: dict) -> list[pa.Chunked
     )
     convert_options = pacsv.ConvertOptions(
         column_types={n: pa.string() for n in names},
-        strings_can_be_null=False,
-        quoted_strings_can_be_null=False,
-        null_values=[],
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=True,
+        null_values=MISSING_MARKERS,
     )
     try:
         table = pacsv.read_csv(path, read_options, parse_options, convert_options)
     except (_Bail, pa.ArrowException):
         return None
     columns = [table.column(i) for i in range(width)]
+    del table
     for col in columns:
         if len(col) and (pc.max(pc.binary_length(col)).as_py() or 0) > max_cell:
             return None

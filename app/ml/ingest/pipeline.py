@@ -19,11 +19,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import fast
+from .cells import looks_numeric
 from .convert import build_table, column_names, strings_to_arrays
 from .errors import BadOverride, NoDataRows, TooManyBadRows, TooManyColumns
 from .layout import Layout, detect_layout, detect_number_format
 from .model import Dialect, IngestResult, IngestWarning, Repairs
-from .records import RecordStream, Repairer, is_blank, read_body
+from .records import RecordStream, Repairer, is_blank, read_body, repair_header
 from .sniff import CsvFormat, sniff_format
 from .source import SAMPLE, TextSource, open_text
 
@@ -179,7 +180,11 @@ def _plan(sample: str, whole: bool, fmt: CsvFormat, overrides: dict, max_columns
     skipped = spans[layout.preamble][0] - 1 if layout.preamble < len(spans) else 0
     header = None
     header_lines = 0
-    if layout.header_rows:
+    fixed = _broken_header(sample, records, layout, fmt, overrides.get("header"))
+    if fixed is not None:
+        header, skipped, header_lines = fixed, 0, 1
+        layout.preamble, layout.header_rows = 1, 1
+    elif layout.header_rows:
         rows = records[layout.preamble: layout.preamble + layout.header_rows]
         header = [" ".join(c.strip() for c in col if c.strip()) for col in zip(*rows, strict=False)]
         last = spans[layout.preamble + layout.header_rows - 1]
@@ -190,6 +195,18 @@ def _plan(sample: str, whole: bool, fmt: CsvFormat, overrides: dict, max_columns
         decimal = overrides["decimal"]
         thousands = ("." if decimal == "," else ",") if thousands else None
     return _Plan(fmt, layout, header, skipped, header_lines, decimal, thousands)
+
+
+def _broken_header(sample: str, records: list[list[str]], layout: Layout, fmt: CsvFormat,
+                   header: bool | None) -> list[str] | None:
+    """A first line that reads as a header of the wrong width, before a headerless table."""
+    if header is False or layout.preamble != 1 or layout.header_rows or len(records) < 2:
+        return None
+    cells = [c.strip() for c in records[0] if c.strip()]
+    if len(cells) < max(1, layout.width // 2) or any(looks_numeric(c) for c in cells):
+        return None
+    first_line = io.StringIO(sample, newline="").readline()
+    return repair_header(records[0], first_line, fmt, layout.width)
 
 
 def _lines(path: str) -> Iterator[str]:

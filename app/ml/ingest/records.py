@@ -133,21 +133,8 @@ class Repairer:
         return best[2], best[3]
 
     def _literal_quote(self, raw_lines: list[str]) -> list[tuple[list[str], int]]:
-        quote = self.fmt.quotechar
         first = raw_lines[0] if raw_lines else ""
-        if not quote or quote not in first:
-            return []
-        out = []
-        positions = [i for i, ch in enumerate(first) if ch == quote][:30]
-        for pos in positions:
-            line = first[:pos] + SENTINEL + first[pos + 1:]
-            try:
-                rows = list(self.fmt.reader([line]))
-            except csv.Error:
-                continue
-            if len(rows) == 1 and len(rows[0]) == self.width:
-                out.append(([c.replace(SENTINEL, quote) for c in rows[0]], 1))
-        return out
+        return [(cells, 1) for cells in literal_quote_readings(self.fmt, first, self.width)]
 
     def _fewer(self, fields: list[str]) -> list[list[str]]:
         extra = len(fields) - self.width
@@ -173,6 +160,36 @@ class Repairer:
                     out.append([*fields[:i], cell[:k], cell[k:], *fields[i + 1:]])
                 out.append([*fields[:i], "", cell, *fields[i + 1:]])
         return out
+
+
+def literal_quote_readings(fmt: CsvFormat, line: str, width: int) -> list[list[str]]:
+    """Readings of one physical line of `width` fields with one quote taken as a plain char."""
+    quote = fmt.quotechar
+    if not quote or quote not in line:
+        return []
+    out = []
+    for pos in [i for i, ch in enumerate(line) if ch == quote][:30]:
+        try:
+            rows = list(fmt.reader([line[:pos] + SENTINEL + line[pos + 1:]]))
+        except csv.Error:
+            continue
+        if len(rows) == 1 and len(rows[0]) == width:
+            out.append([c.replace(SENTINEL, quote) for c in rows[0]])
+    return out
+
+
+def repair_header(fields: list[str], first_line: str, fmt: CsvFormat, width: int) -> list[str] | None:
+    """The header row when it alone has the wrong width: stray quote, extra or lost delimiter."""
+    readings = literal_quote_readings(fmt, first_line, width)
+    if len(readings) == 1:
+        return readings[0]
+    if len(fields) == width + 1:
+        empty = [i for i, c in enumerate(fields) if not c.strip()]
+        if len(empty) == 1:
+            return fields[: empty[0]] + fields[empty[0] + 1:]
+    if len(fields) == width - 1:
+        return [*fields, ""]
+    return None
 
 
 def _share(col: Counter, test) -> float:
