@@ -95,7 +95,7 @@ def _basics(con, src: str, lay: Layout, numeric: list[str]) -> dict:
         for b in numeric[i + 1 :]:
             parts.append(f"corr({value_sql(lay, a)}, {value_sql(lay, b)})")
             keys.append(((a, b), "corr"))
-    row = con.execute(f"SELECT {', '.join(parts)} FROM {src}").fetchone()
+    row = con.execute(f"SELECT {', '.join(parts)} FROM {src}").fetchall()[0]
     out: dict = {c: {} for c in lay.columns}
     out["__corr"] = {}
     for (col, key), value in zip(keys, row, strict=True):
@@ -116,7 +116,7 @@ def _quantiles(con, src: str, lay: Layout, columns: list[str]) -> dict:
     for c in columns:
         fn = "quantile_disc" if lay.is_temporal(c) else "quantile_cont"
         parts.append(f"{fn}({value_sql(lay, c)}, [0.25, 0.5, 0.75])")
-    row = con.execute(f"SELECT {', '.join(parts)} FROM {src}").fetchone()
+    row = con.execute(f"SELECT {', '.join(parts)} FROM {src}").fetchall()[0]
     return dict(zip(columns, row, strict=True))
 
 
@@ -129,14 +129,14 @@ def _unique_and_top(con, src: str, lay: Layout) -> tuple[dict, dict]:
             count, values, counts = con.execute(
                 f"SELECT count(v), max_by(v, c, {TOP_VALUES}), max(c, {TOP_VALUES}) "
                 f"FROM (SELECT {v} AS v, count(*) AS c FROM {src} WHERE v IS NOT NULL GROUP BY v)"
-            ).fetchone()
+            ).fetchall()[0]
             pairs = sorted(
                 zip(values or [], counts or [], strict=True), key=lambda p: (-p[1], str(p[0]))
             )
             top[c] = [{"value": json_value(val), "count": n} for val, n in pairs]
             unique[c] = count
         else:
-            unique[c] = con.execute(f"SELECT count(DISTINCT {v}) FROM {src}").fetchone()[0]
+            unique[c] = con.execute(f"SELECT count(DISTINCT {v}) FROM {src}").fetchall()[0][0]
     return unique, top
 
 
@@ -163,7 +163,7 @@ def _histograms(con, src: str, lay: Layout, columns: list[str], basics: dict) ->
         )
     if not parts:
         return {}
-    row = con.execute(f"SELECT {', '.join(parts)} FROM {src}").fetchone()
+    row = con.execute(f"SELECT {', '.join(parts)} FROM {src}").fetchall()[0]
     out = {}
     for c, counts_map in zip(specs, row, strict=True):
         lo_n, width, bins, temporal = specs[c]
@@ -187,7 +187,9 @@ def _duplicated_rows(con, src: str, lay: Layout) -> int:
     on the columns themselves is exact but costs three times as much.
     """
     cols = ", ".join(ident(c) for c in lay.columns)
-    return con.execute(f"SELECT count(*) - count(DISTINCT hash({cols})) FROM {src}").fetchone()[0]
+    return con.execute(f"SELECT count(*) - count(DISTINCT hash({cols})) FROM {src}").fetchall()[0][
+        0
+    ]
 
 
 def _stats(lay: Layout, name: str, b: dict, quartiles) -> dict:

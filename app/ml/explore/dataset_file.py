@@ -25,6 +25,8 @@ STRING_KINDS = frozenset({"boolean", "categorical", "text", "id"})
 # Small row groups let DuckDB scan with every core and skip groups; 122,880 is DuckDB's own default.
 ROW_GROUP_SIZE = 122_880
 
+_KIND_TYPES = {"integer": pa.int64(), "float": pa.float64(), "datetime": pa.timestamp("us")}
+
 _duck_lock = threading.Lock()
 _duck: duckdb.DuckDBPyConnection | None = None
 
@@ -57,6 +59,12 @@ class Layout:
     kinds: dict[str, str]
     types: dict[str, pa.DataType]
     n_rows: int
+
+    @classmethod
+    def from_kinds(cls, kinds: dict[str, str], n_rows: int = 0) -> Layout:
+        """The layout ingest would write for these kinds (for checks made before reading data)."""
+        types = {c: _KIND_TYPES.get(k, pa.string()) for c, k in kinds.items()}
+        return cls(tuple(kinds), dict(kinds), types, n_rows)
 
     def is_float(self, column: str) -> bool:
         return pa.types.is_floating(self.types[column])
