@@ -1,0 +1,186 @@
+"""Ingest and browse through the real upload path, against pyarrow on the same file.
+
+Serves the app as `make run` does (gunicorn, embedded defaults, a fresh instance on a
+free loopback port), uploads a generated 1,000,000 x 20 mixed CSV (~150 MB) over HTTP
+and times it until the dataset and its profile are ready (the upload answers 201 only
+then). Reference, same file, same run: pyarrow.csv.read_csv + pyarrow.parquet.write_table.
+Also the server's peak memory (resident set of the worker that served the upload) and the
+median time of a 50-row page sorted by each column and filtered by text.
+
+Goals (issue 3): ingest <= 2.5x the reference; peak memory <= 4x the file size;
+browse median < 150 ms.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+DATA = ROOT / "bench" / ".data"
+ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
+
+
+def bench_file() -> Path:
+    from app.ml.ingest.generate import write_mixed_csv
+
+    DATA.mkdir(parents=True, exist_ok=True)
+    path = DATA / f"mixed_{ROWS}.csv"
+    if not path.exists():
+        write_mixed_csv(path, ROWS, seed=0)
+    return path
+
+
+def reference_seconds(path: Path) -> float:
+    """pyarrow's own reader and writer, best of two."""
+    times = []
+    for _ in range(2):
+        out = Path(tempfile.mkstemp(suffix=".parquet")[1])
+        start = time.perf_counter()
+        pq.write_table(pacsv.read_csv(path), out)
+        times.append(time.perf_counter() - start)
+        out.unlink()
+    return min(times)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def rss_of_children(pid: int) -> int:
+    """Sum of the resident memory of the gunicorn workers (children of `pid`), in bytes."""
+    total = 0
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        try:
+            for line in Path(f"/proc/{child}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total = max(total, int(line.split()[1]) * 1024)
+        except FileNotFoundError:
+            pass
+    return total
+
+
+def serve(instance: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {**os.environ, "INSTANCE_DIR": str(instance), "PORT": str(port), "HOST": "127.0.0.1",
+           "FLASK_APP": "wsgi", "RATELIMIT_ENABLED": "false", "OMP_NUM_THREADS": "1"}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    subprocess.run([sys.executable, "-m", "flask", "db", "upgrade"], cwd=ROOT, env=env, check=True,
+                   capture_output=True)
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "app/gunicorn_conf.py", "wsgi:app"],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(instance / "server.log", "w"))  # noqa: SIM115
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if requests.get(base + "/healthz", timeout=1).ok:
+                return proc, base
+        except requests.RequestException:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("server did not start")
+
+
+class MultipartFile:
+    """A multipart/form-data body streamed from disk with a known length (as a browser sends it)."""
+
+    boundary = "csvanalyzerbenchboundary"
+
+    def __init__(self, path: Path):
+        self.head = (f"--{self.boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+                     f"filename=\"{path.name}\"\r\nContent-Type: text/csv\r\n\r\n").encode()
+        self.tail = f"\r\n--{self.boundary}--\r\n".encode()
+        self.file = open(path, "rb")  # noqa: SIM115 (closed when read to the end)
+        self.len = len(self.head) + path.stat().st_size + len(self.tail)
+        self.content_type = f"multipart/form-data; boundary={self.boundary}"
+        self.parts = [self.head]
+
+    def read(self, size: int = -1) -> bytes:
+        if self.parts is None:
+            return b""
+        chunk = self.parts.pop() if self.parts else self.file.read(size if size > 0 else 1 << 20)
+        if not chunk:
+            self.file.close()
+            self.parts = None
+            return self.tail
+        return chunk
+
+
+def main() -> None:
+    path = bench_file()
+    size = path.stat().st_size
+    ref = reference_seconds(path)
+    with tempfile.TemporaryDirectory() as instance:
+        proc, base = serve(Path(instance))
+        try:
+            creds = {"email": "bench@example.com", "password": "benchmark password"}
+            requests.post(base + "/api/v1/auth/register", json=creds, timeout=30).raise_for_status()
+            token = requests.post(base + "/api/v1/auth/tokens", json={**creds, "name": "bench"},
+                                  timeout=30).json()["token"]
+            headers = {"Authorization": f"Bearer {token}"}
+            peak = 0
+            done = threading.Event()
+
+            def watch():
+                nonlocal peak
+                while not done.is_set():
+                    peak = max(peak, rss_of_children(proc.pid))
+                    time.sleep(0.05)
+
+            watcher = threading.Thread(target=watch)
+            watcher.start()
+            start = time.perf_counter()
+            body = MultipartFile(path)
+            r = requests.post(base + "/api/v1/datasets", data=body, timeout=600,
+                              headers={**headers, "Content-Type": body.content_type})
+            ingest = time.perf_counter() - start
+            done.set()
+            watcher.join()
+            r.raise_for_status()
+            dataset = r.json()
+            browse = browse_times(base, headers, dataset)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    print(f"file: {path.name}, {size / 1e6:.0f} MB, {dataset['n_rows']:,} rows x {dataset['n_cols']} columns")
+    print("| measure | CSV Analyzer | reference | ratio | goal |")
+    print("|---|---|---|---|---|")
+    print(f"| ingest + profile over HTTP | {ingest:.2f} s | pyarrow read_csv + write_table {ref:.2f} s "
+          f"| {ingest / ref:.2f}x | <= 2.5x |")
+    print(f"| server peak memory | {peak / 1e6:.0f} MB | file {size / 1e6:.0f} MB | {peak / size:.2f}x | <= 4x |")
+    print(f"| browse: 50-row page, sorted or text-filtered (median of {len(browse)}) | "
+          f"{statistics.median(browse) * 1000:.0f} ms | | | < 150 ms |")
+
+
+def browse_times(base: str, headers: dict, dataset: dict) -> list[float]:
+    url = f"{base}/api/v1/datasets/{dataset['id']}/rows"
+    queries = []
+    for column in dataset["columns"]:
+        queries += [{"sort": column["name"], "order": "asc"}, {"sort": column["name"], "order": "desc"}]
+    queries += [{"q": word} for word in ("alpha", "Paris", "zulu river", "nothing-matches")]
+    times = []
+    for query in queries:
+        start = time.perf_counter()
+        requests.get(url, headers=headers, params={**query, "limit": 50}, timeout=60).raise_for_status()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+if __name__ == "__main__":
+    main()
