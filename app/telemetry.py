@@ -7,10 +7,11 @@ gunicorn, PROMETHEUS_MULTIPROC_DIR makes the exporter merge every worker's files
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 from functools import wraps
 
 from flask import Flask, current_app, request
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_flask_exporter import PrometheusMetrics
 
 from app.errors import error_response
@@ -32,6 +33,55 @@ def _require_metrics_token(view):
     return wrapper
 
 
+BYTES_BUCKETS = (1e3, 1e4, 1e5, 1e6, 1e7, 5e7, 1e8, 5e8, 1e9)
+SECONDS_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600)
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
+
+
+@dataclass
+class AppMetrics:
+    """The app's own metrics (names of API.md). Labels carry ids and positions, never names."""
+
+    uploads: Counter
+    upload_bytes: Histogram
+    ingest_seconds: Histogram
+    training_jobs: Counter
+    training_seconds: Histogram
+    jobs_running: Gauge
+    predictions: Counter
+    prediction_latency: Histogram
+    model_score: Gauge
+    feature_drift: Gauge
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry) -> AppMetrics:
+        p = "csv_analyzer_"
+        return cls(
+            uploads=Counter(p + "uploads_total", "Datasets uploaded", registry=registry),
+            upload_bytes=Histogram(p + "upload_bytes", "Size of accepted uploads", buckets=BYTES_BUCKETS,
+                                   registry=registry),
+            ingest_seconds=Histogram(p + "ingest_duration_seconds", "Time to read and store an upload",
+                                     buckets=SECONDS_BUCKETS, registry=registry),
+            training_jobs=Counter(p + "training_jobs_total", "Training jobs by final status", ["status"],
+                                  registry=registry),
+            training_seconds=Histogram(p + "training_duration_seconds", "Running time of training jobs",
+                                       buckets=SECONDS_BUCKETS, registry=registry),
+            jobs_running=Gauge(p + "jobs_running", "Jobs running now", multiprocess_mode="mostrecent",
+                               registry=registry),
+            predictions=Counter(p + "predictions_total", "Rows predicted", ["model_id"], registry=registry),
+            prediction_latency=Histogram(p + "prediction_latency_seconds", "Time to answer a prediction call",
+                                         ["model_id"], buckets=LATENCY_BUCKETS, registry=registry),
+            model_score=Gauge(p + "model_score", "Held-out score of a model", ["model_id", "metric"],
+                              multiprocess_mode="mostrecent", registry=registry),
+            feature_drift=Gauge(p + "feature_drift_psi", "Population stability index of a feature",
+                                ["model_id", "feature"], multiprocess_mode="mostrecent", registry=registry),
+        )
+
+
+def app_metrics() -> AppMetrics:
+    return current_app.extensions["app_metrics"]
+
+
 def init_metrics(app: Flask) -> PrometheusMetrics:
     registry = CollectorRegistry(auto_describe=True)
     metrics = PrometheusMetrics(
@@ -41,5 +91,6 @@ def init_metrics(app: Flask) -> PrometheusMetrics:
     )
     metrics.info("app_info", "CSV Analyzer version", version=__version__)
     app.extensions["prometheus"] = metrics
+    app.extensions["app_metrics"] = AppMetrics.create(registry)
     app.extensions["metrics_registry"] = registry
     return metrics

@@ -213,3 +213,12 @@ def test_account_deletion_removes_datasets_and_files(app, client, api_headers, d
 
     with app.app_context():
         assert db.session.query(Dataset).count() == 0 and db.session.query(DatasetVersion).count() == 0
+
+
+def test_uploads_are_counted_on_metrics(client, api_headers):
+    upload(client, api_headers)
+    upload(client, api_headers, b"", "empty.csv")  # refused: not counted
+    text = client.get("/metrics").text
+    assert "csv_analyzer_uploads_total 1.0" in text
+    assert "csv_analyzer_upload_bytes_count 1.0" in text
+    assert "csv_analyzer_ingest_duration_seconds_count 1.0" in text

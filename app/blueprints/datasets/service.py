@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 from flask import current_app
@@ -21,6 +22,7 @@ from app.ml.explore import query_rows
 from app.ml.ingest import IngestResult, ingest_file
 from app.ml.profile import profile_dataset
 from app.models import Dataset, DatasetVersion, User
+from app.telemetry import app_metrics
 
 DATASETS = "datasets"
 MAX_NAME = 200
@@ -138,6 +140,7 @@ def create_dataset(user: User, upload: Path, filename: str | None, name: str | N
                    overrides: dict | None = None) -> Dataset:
     """Store an uploaded file as a new dataset at version 1 (the upload is moved, not copied)."""
     folder = storage.new_folder(DATASETS)
+    started = time.perf_counter()
     try:
         source = folder / "source.upload"
         os.replace(upload, source)
@@ -153,6 +156,10 @@ def create_dataset(user: User, upload: Path, filename: str | None, name: str | N
         db.session.rollback()
         storage.remove_tree(storage.relative(folder))
         raise
+    metrics = app_metrics()
+    metrics.uploads.inc()
+    metrics.upload_bytes.observe(dataset.source_bytes)
+    metrics.ingest_seconds.observe(time.perf_counter() - started)
     return dataset
 
 
