@@ -218,7 +218,7 @@ def _integer_id(ints: pa.ChunkedArray, name: str) -> bool:
 def _classify_strings(values, present, name: str) -> Classified:
     n = len(present)
     distinct = pc.count_distinct(present).as_py()
-    if distinct <= 2:
+    if distinct <= 6:
         lowered = {str(v).lower() for v in pc.unique(present).to_pylist()}
         if any(lowered <= pair for pair in BOOLEAN_PAIRS):
             return Classified("boolean", values)

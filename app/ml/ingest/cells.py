@@ -17,7 +17,7 @@ KNOWN_TYPES = [
     re.compile(r"^[A-Za-z0-9_#]+(?:[-/.][A-Za-z0-9_]+)*$"),
 ]
 WORDS = re.compile("^[^\\W\\d_][\\w'\u2019&().\\-/]*(?: [\\w'\u2019&().\\-/,!?:]+)*[.!?]?$")
-NUMERIC = re.compile(rf"^[$€£¥]?{_NUMBER}%?$")
+NUMERIC = re.compile(rf"^[$€£¥]?{_NUMBER}%?$|^[+-]?(?:inf|infinity|nan)$", re.I)
 MISSING = frozenset(
     ["", "NA", "N/A", "n/a", "na", "#N/A", "NaN", "nan", "NAN", "null", "NULL", "Null",
      "None", "NONE", "none", "-"]

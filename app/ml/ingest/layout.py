@@ -97,7 +97,7 @@ def _typed_columns(body: list[list[str]], width: int) -> list[tuple[int, Counter
     for j in range(width):
         shapes = Counter(shape(r[j]) for r in rows if r[j].strip() not in MISSING)
         total = sum(shapes.values())
-        if total < max(1, 0.5 * len(rows)):
+        if total < 2:
             continue
         numeric = sum(1 for r in rows if looks_numeric(r[j]))
         top = shapes.most_common(3)
@@ -121,7 +121,7 @@ def _looks_like_header(first: list[str], body: list[list[str]], width: int) -> b
         misfits = 0
         for j, shapes in typed:
             cell = cells[j]
-            if cell and cell not in MISSING and shapes[shape(cell)] <= 0.05 * sum(shapes.values()):
+            if cell and cell not in MISSING and shapes[shape(cell)] <= max(1, 0.05 * sum(shapes.values())):
                 misfits += 1
         return misfits >= max(1, len(typed) // 2)
     filled = [c for c in cells if c]

@@ -201,6 +201,21 @@ def _example(s: str) -> str:
     return s.replace("9", "1").replace("a", "x")
 
 
+def _stray_quote(repairer: Repairer, raw: list[str]) -> bool:
+    """A multi-line record that is really one row with a stray quote, then normal rows."""
+    fmt, width = repairer.fmt, repairer.width
+    if not fmt.quotechar or fmt.quotechar not in raw[0]:
+        return False
+    readings = literal_quote_readings(fmt, raw[0], width)
+    if len(readings) != 1 or repairer.fit(readings[0]) < width - 0.6 - 0.1 * width:
+        return False
+    try:
+        rest = list(fmt.reader(raw[1:]))
+    except csv.Error:
+        return False
+    return bool(rest) and all(len(r) == width for r in rest if r)
+
+
 def is_blank(fields: list[str]) -> bool:
     return all(not c.strip() for c in fields)
 
@@ -229,11 +244,13 @@ def read_body(stream: RecordStream, repairer: Repairer, header: list[str] | None
         if header is not None and header_overlap(fields, header):
             notes["second_table_line"] = record.line
             break
-        if len(fields) == width:
+        raw = stream.raw_lines()
+        if len(fields) == width and (record.n_lines == 1 or not _stray_quote(repairer, raw)):
             sink(fields)
             trailing_bad.clear()
             continue
-        raw = stream.raw_lines()
+        if len(fields) == width:  # a stray quote swallowed whole rows but the width matched
+            fields = []
         fixed = repairer.repair(fields, raw)
         if fixed is not None:
             cells, used = fixed

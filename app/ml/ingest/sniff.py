@@ -51,7 +51,7 @@ def sniff_format(sample: str, delimiter: str | None = None) -> CsvFormat:
     delimiters = [delimiter] if delimiter else [d for d in DELIMITERS if d in sample]
     if not delimiters:
         delimiters = [","]
-    quotes = [q for q in QUOTES if not q or q in sample]
+    quotes = [q for q in QUOTES if q != "'" or q in sample]
     escapes: list[str | None] = [None]
     if re.search(r"\\[\"']", sample):
         escapes.append("\\")
@@ -60,8 +60,9 @@ def sniff_format(sample: str, delimiter: str | None = None) -> CsvFormat:
         for qi, quote in enumerate(quotes):
             for escape in escapes:
                 fmt = CsvFormat(delim, quote, escape if quote else None)
-                # ties go to the more common choice: earlier delimiter, '"', no escape
-                key = (round(_score(sample, fmt), 9), -(di * 10 + qi * 2 + (escape is not None)))
+                # ties go to the more common choice: earlier delimiter, '"'; and to the
+                # backslash escape when the sample has backslash-quote pairs
+                key = (round(_score(sample, fmt), 9), -(di * 10 + qi * 2 + (escape is None)))
                 if best is None or key > best[0]:
                     best = (key, fmt)
     fmt = best[1] if best else CsvFormat()

@@ -215,11 +215,19 @@ def _is_utf8(head: bytes) -> bool:
 
 def _refuse_control_heavy(head: bytes) -> None:
     controls = len(head) - len(head.translate(None, CONTROL_BYTES))
-    if controls > 0.05 * len(head) or head.count(0) > 0.01 * len(head) + 8:
+    if controls > max(0.05 * len(head), 32) or head.count(0) > 0.01 * len(head) + 16:
         raise NotText("the file holds binary data, not CSV text")
 
 
+LATIN_CODEPAGES = {
+    "cp1250", "cp1252", "cp1254", "cp1257", "latin-1", "iso8859-1", "iso8859-2", "iso8859-3",
+    "iso8859-4", "iso8859-9", "iso8859-10", "iso8859-13", "iso8859-14", "iso8859-15",
+    "iso8859-16", "mac-roman", "mac-latin2", "cp850", "cp437",
+}
+
+
 def _guess_single_byte(head: bytes) -> str:
+    """charset-normalizer names the script; for Latin script, cp1252 is by far the likeliest."""
     try:
         from charset_normalizer import from_bytes
 
@@ -227,8 +235,7 @@ def _guess_single_byte(head: bytes) -> str:
     except Exception:  # detection is best effort, cp1252 is the fallback
         best = None
     name = codecs.lookup(best.encoding).name if best is not None else "cp1252"
-    if name in {"iso8859-1", "latin-1", "iso8859-15", "cp1250", "windows-1252"}:
-        # Western European text: cp1252 decodes everything latin-1 does, plus € “ ” etc.
+    if name in LATIN_CODEPAGES:
         name = "cp1252" if _decodes(head, "cp1252") else "latin-1"
     return name
 
