@@ -1,0 +1,53 @@
+"""Job settings: read from the app config, else the environment, else a default.
+
+config.py does not list them (yet), so a deployment sets them as environment
+variables and the tests as config overrides.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+DEFAULTS: dict[str, object] = {
+    "JOB_BACKEND": "local",
+    "JOB_MAX_CONCURRENT": 1,  # running jobs at once (2 cores: one training uses both)
+    "JOB_HEARTBEAT_INTERVAL_S": 2.0,  # a running job writes its heartbeat this often
+    "JOB_HEARTBEAT_TIMEOUT_S": 30.0,  # no heartbeat for this long: failed "interrupted"
+    "JOB_PROGRESS_MIN_INTERVAL_S": 0.5,  # progress writes are throttled to one per this
+    "JOB_KILL_GRACE_S": -1.0,  # past the deadline before a hard kill; < 0: 10 % of budget + 5 s
+    "JOB_CANCEL_GRACE_S": 3.0,  # SIGTERM, then SIGKILL after this
+    "JOB_THREADS": 0,  # OpenMP/BLAS threads of a job process; 0: all cores
+    "JOB_START_METHOD": "forkserver",  # multiprocessing context of the local backend
+    "JOB_RECOVER_ON_START": True,  # fail stale jobs and start queued ones at app start
+}
+
+
+def setting(config: Mapping, name: str):
+    """The value of `name`, typed like its default."""
+    default = DEFAULTS[name]
+    value = config.get(name)
+    if value is None:
+        value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    if isinstance(default, bool):
+        return value if isinstance(value, bool) else str(value).strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        return int(value)
+    if isinstance(default, float):
+        return float(value)
+    return str(value)
+
+
+def kill_grace_s(config: Mapping, time_budget_s: float | None) -> float:
+    """How long past its deadline a job may take to stop before it is ended."""
+    grace = setting(config, "JOB_KILL_GRACE_S")
+    if grace >= 0:
+        return grace
+    return 0.1 * (time_budget_s or 0.0) + 5.0
+
+
+def job_threads(config: Mapping) -> int:
+    threads = setting(config, "JOB_THREADS")
+    return threads if threads > 0 else (os.cpu_count() or 1)
