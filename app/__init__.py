@@ -68,6 +68,9 @@ def register_extensions(app: Flask) -> None:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:"):
         with app.app_context():
             _enable_sqlite_wal(db.engine)
+    from app.jobs import init_app as init_jobs
+
+    init_jobs(app)  # last: its start-up recovery connects to the database
 
 
 def _migrations_dir():

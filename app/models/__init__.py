@@ -1,6 +1,7 @@
 """SQLAlchemy models, one module per feature."""
 
 from app.models.dataset import Dataset, DatasetVersion
+from app.models.job import Job
 from app.models.user import ApiToken, User, UserSession
 
-__all__ = ["ApiToken", "Dataset", "DatasetVersion", "User", "UserSession"]
+__all__ = ["ApiToken", "Dataset", "DatasetVersion", "Job", "User", "UserSession"]
