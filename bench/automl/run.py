@@ -1,0 +1,128 @@
+"""Benchmark our AutoML engine against FLAML (and AutoGluon when its venv exists).
+
+    .venv/bin/python bench/automl/run.py            # all datasets, 60 s each (~25 min)
+    .venv/bin/python bench/automl/run.py --quick    # 4 small datasets, 15 s each
+
+Every system gets the same train part, budget and metric (accuracy / R²); all are scored on
+the same test part. Errors (1 - accuracy, 1 - R²) are compared as ratios to the best
+reference, then summarised as a geometric mean.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import train_test_split
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(ROOT), str(Path(__file__).parent)]
+
+from datasets import DATASETS, QUICK, as_app_frame, kinds_of  # noqa: E402
+
+from app.ml.training import SearchRequest, run_search  # noqa: E402
+
+
+def split(df, target, task, seed=0):
+    strat = df[target] if task == "classification" else None
+    return train_test_split(df, test_size=0.25, random_state=seed, stratify=strat)
+
+
+def error(task, y_true, y_pred) -> float:
+    if task == "classification":
+        return 1.0 - accuracy_score(np.asarray(y_true).astype(str), np.asarray(y_pred).astype(str))
+    return 1.0 - r2_score(np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float))
+
+
+def run_ours(train, test, target, task, kinds, budget):
+    started = time.monotonic()
+    result = run_search(train, kinds, SearchRequest(target=target, task=task,
+                                                    time_budget_s=budget, seed=0),
+                        on_progress=lambda p: None, should_stop=lambda: False)
+    elapsed = time.monotonic() - started
+    pred = result.best.pipeline.predict(test.drop(columns=[target]))
+    return {"error": error(task, test[target], pred), "seconds": elapsed,
+            "model": result.best_family, "candidates": len(result.candidates)}
+
+
+def _flaml_frame(df):
+    out = df.copy()
+    for name, col in out.items():
+        if col.dtype == object or pd.api.types.is_string_dtype(col):
+            out[name] = col.astype(object).astype("category")
+        elif pd.api.types.is_integer_dtype(col):
+            out[name] = col.astype("float64")
+    return out
+
+
+def run_flaml(train, test, target, task, budget):
+    from flaml import AutoML
+    automl = AutoML()
+    y = train[target].astype(str) if task == "classification" else train[target].astype(float)
+    started = time.monotonic()
+    automl.fit(_flaml_frame(train.drop(columns=[target])), y.to_numpy(), task=task,
+               metric="accuracy" if task == "classification" else "r2",
+               time_budget=budget, seed=0, verbose=0)
+    elapsed = time.monotonic() - started
+    pred = automl.predict(_flaml_frame(test.drop(columns=[target])))
+    return {"error": error(task, test[target], pred), "seconds": elapsed,
+            "model": automl.best_estimator}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="4 small datasets, 15 s budget")
+    parser.add_argument("--budget", type=float, default=None)
+    parser.add_argument("--only", nargs="*", default=None, help="dataset names")
+    parser.add_argument("--skip-flaml", action="store_true")
+    parser.add_argument("--out", default=None, help="write results as JSON here")
+    args = parser.parse_args(argv)
+    budget = args.budget or (15 if args.quick else 60)
+    names = args.only or (list(QUICK) if args.quick else list(DATASETS))
+    rows = []
+    for name in names:
+        df, target, task = DATASETS[name]()
+        kinds = kinds_of(df)
+        df = as_app_frame(df, kinds)
+        train, test = split(df, target, task)
+        row = {"dataset": name, "task": task, "rows": len(df), "cols": df.shape[1] - 1}
+        row["ours"] = run_ours(train, test, target, task, kinds, budget)
+        if not args.skip_flaml:
+            row["flaml"] = run_flaml(train, test, target, task, budget)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    print_table(rows, budget)
+    if args.out:
+        Path(args.out).write_text(json.dumps(rows, indent=2))
+
+
+def print_table(rows, budget):
+    refs = [k for k in ("flaml", "autogluon_medium", "autogluon_best") if k in rows[0]]
+    head = ["dataset", "task", "rows", "ours err", *[f"{r} err" for r in refs], "ratio",
+            "ours s", "ours model"]
+    print(f"\nBudget {budget:g} s per system and dataset; error = 1-accuracy or 1-R²\n")
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    ratios = []
+    for r in rows:
+        best_ref = min(r[k]["error"] for k in refs) if refs else float("nan")
+        ratio = (max(r["ours"]["error"], 1e-4) / max(best_ref, 1e-4)) if refs else float("nan")
+        ratios.append(ratio)
+        cells = [r["dataset"], r["task"][:5], str(r["rows"]), f"{r['ours']['error']:.4f}",
+                 *[f"{r[k]['error']:.4f}" for k in refs], f"{ratio:.3f}",
+                 f"{r['ours']['seconds']:.1f}", r["ours"]["model"]]
+        print("| " + " | ".join(cells) + " |")
+    if refs:
+        gmean = float(np.exp(np.mean(np.log(ratios))))
+        print(f"\nGeometric mean of error ratios (ours / best reference): {gmean:.3f}; "
+              f"worst: {max(ratios):.3f}")
+
+
+if __name__ == "__main__":
+    main()

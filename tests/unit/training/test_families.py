@@ -1,0 +1,36 @@
+"""Each family fits and predicts on small data; only allow-listed options reach estimators."""
+
+import numpy as np
+import pytest
+
+from app.ml.training.candidates import make_pipeline
+from app.ml.training.families import CLASSIFIERS, REGRESSORS
+from app.ml.training.preprocessing import category_cardinality
+
+FEATURES = {"x": "float", "count": "integer", "color": "categorical"}
+
+
+@pytest.mark.parametrize("name", list(CLASSIFIERS))
+def test_classifier_family(name, frame):
+    family = CLASSIFIERS[name]
+    X, y = frame[list(FEATURES)], frame["label"].to_numpy(dtype=object)
+    rng = np.random.default_rng(0)
+    for params in (family.defaults, family.sample(rng)):
+        pipe = make_pipeline(family, params, 0, FEATURES, category_cardinality(X, FEATURES),
+                             "classification").fit(X, y)
+        assert (pipe.predict(X) == y).mean() > 0.6
+        assert list(pipe.classes_) == ["no", "yes"]
+
+
+@pytest.mark.parametrize("name", list(REGRESSORS))
+def test_regressor_family(name, frame):
+    family = REGRESSORS[name]
+    X, y = frame[list(FEATURES)], frame["amount"].to_numpy()
+    pipe = make_pipeline(family, family.defaults, 0, FEATURES,
+                         category_cardinality(X, FEATURES), "regression").fit(X, y)
+    assert np.corrcoef(pipe.predict(X), y)[0, 1] > 0.5
+
+
+def test_options_outside_the_allow_list_are_refused():
+    with pytest.raises(ValueError, match="not allowed"):
+        CLASSIFIERS["random_forest"].build({"n_jobs": -1, "warm_start": True}, 0)

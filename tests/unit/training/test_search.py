@@ -1,0 +1,122 @@
+"""The search: reports, determinism, deadline and stop logic, failures, tracking (in memory)."""
+
+import dataclasses
+import itertools
+
+import pytest
+
+from app.ml.tracking import CHAMPION, InMemoryTracker
+from app.ml.training import SearchRequest, TrainingCancelled, TrainingFailed, run_search
+from app.ml.training.families import CLASSIFIERS
+
+FAST = ["logistic_regression", "decision_tree"]
+
+
+def _search(frame, kinds, tracker=None, should_stop=lambda: False, now=None, **request):
+    progress = []
+    request = {"target": "label", "time_budget_s": 60, "max_candidates": 4, "families": FAST,
+               **request}
+    extra = {"now": now} if now else {}
+    result = run_search(frame, kinds, SearchRequest(**request), on_progress=progress.append,
+                        should_stop=should_stop, tracker=tracker, **extra)
+    return result, progress
+
+
+def test_search_reports_the_kept_models(frame, kinds):
+    tracker = InMemoryTracker()
+    result, progress = _search(frame, kinds, tracker, registered_name="dataset-1-label",
+                               tags={"user": "u1", "dataset": "1", "version": "2"})
+    assert result.task == "classification" and result.metric == "accuracy"
+    assert {row["family"] for row in result.leaderboard} >= set(FAST)
+    best = result.best
+    assert set(best.test_metrics) == {"accuracy", "balanced_accuracy", "f1_macro", "roc_auc",
+                                      "log_loss"}
+    assert best.baseline["accuracy"] <= 0.75 and best.verdict
+    assert best.charts["confusion_matrix"]["labels"] == ["no", "yes"]
+    assert best.charts["roc_curve"][0]["fpr"][0] == 0.0
+    assert {i["feature"] for i in best.feature_importance} <= set(result.input_example.columns)
+    color = next(f for f in result.features if f["name"] == "color")
+    assert color["allowed_values"] == ["blue", "green", "red"]
+    assert result.classes == ["no", "yes"]
+    assert progress[-1]["fraction"] == 1.0
+    assert set(progress[0]) == {"fraction", "candidates_done", "best_score", "elapsed_s",
+                                "remaining_s", "message"}
+    parent = tracker.runs[result.parent_run_id]
+    assert parent["status"] == "FINISHED" and parent["tags"]["dataset"] == "1"
+    children = [r for r in tracker.runs.values() if r["parent"] == result.parent_run_id]
+    assert len(children) == len(result.candidates) + len(result.models)
+    assert tracker.aliases[("dataset-1-label", CHAMPION)] == result.registered_version
+    saved = tracker.load_model(best.model_uri)
+    assert list(saved.predict(frame.head(5))) == list(best.pipeline.predict(frame.head(5)))
+
+
+def test_regression_search(frame, kinds):
+    result, _ = _search(frame, kinds, target="amount", families=["ridge", "decision_tree"])
+    assert result.task == "regression" and result.metric == "r2"
+    assert set(result.best.test_metrics) == {"r2", "rmse", "mae"}
+    assert len(result.best.charts["predicted_vs_actual"]) == result.n_test
+
+
+def test_same_seed_same_candidates_and_leaderboard(frame, kinds):
+    first, _ = _search(frame, kinds, seed=3, max_candidates=5)
+    second, _ = _search(frame, kinds, seed=3, max_candidates=5)
+    assert [(c["family"], c["params"], c["cv_score"]) for c in first.candidates] == \
+        [(c["family"], c["params"], c["cv_score"]) for c in second.candidates]
+    assert [(r["family"], r["cv_score"], r["test_score"]) for r in first.leaderboard] == \
+        [(r["family"], r["cv_score"], r["test_score"]) for r in second.leaderboard]
+
+
+class FakeClock:
+    """Each reading moves time forward, so the search meets its deadline without waiting."""
+
+    def __init__(self, step):
+        self.t, self.step = 0.0, step
+
+    def __call__(self):
+        self.t += self.step
+        return self.t
+
+
+def test_deadline_stops_the_search_and_keeps_the_best(frame, kinds):
+    clock = FakeClock(step=0.2)
+    result, _ = _search(frame, kinds, now=clock, time_budget_s=5, max_candidates=None)
+    assert result.stopped_by_deadline
+    assert result.models  # the best so far is kept
+    assert result.elapsed_s <= 5 * 1.1 + 5
+
+
+def test_should_stop_cancels_promptly(frame, kinds):
+    calls = itertools.count()
+    tracker = InMemoryTracker()
+    with pytest.raises(TrainingCancelled):
+        _search(frame, kinds, tracker, should_stop=lambda: next(calls) >= 3)
+    assert next(calls) <= 6
+    assert [r["status"] for r in tracker.runs.values() if r["parent"] is None] == ["KILLED"]
+
+
+def _boom(**kwargs):
+    raise RuntimeError("broken estimator")
+
+
+def test_a_failing_candidate_is_recorded_and_skipped(frame, kinds, monkeypatch):
+    broken = dataclasses.replace(CLASSIFIERS["decision_tree"], make=_boom)
+    monkeypatch.setitem(CLASSIFIERS, "decision_tree", broken)
+    result, _ = _search(frame, kinds)
+    failed = [c for c in result.candidates if c["status"] == "failed"]
+    assert failed and "broken estimator" in failed[0]["error"]
+    assert result.best_family == "logistic_regression"
+
+
+def test_all_candidates_failing_fails_the_job(frame, kinds, monkeypatch):
+    for name in FAST:
+        monkeypatch.setitem(CLASSIFIERS, name, dataclasses.replace(CLASSIFIERS[name], make=_boom))
+    with pytest.raises(TrainingFailed) as err:
+        _search(frame, kinds)
+    assert "every candidate failed" in err.value.message
+
+
+def test_request_fields_are_bounded(frame, kinds):
+    from app.ml.training import TrainingRejected
+    with pytest.raises(TrainingRejected) as err:
+        _search(frame, kinds, time_budget_s=1, metric="r2", families=["svm"])
+    assert set(err.value.errors) == {"time_budget_s", "metric", "models"}

@@ -1,0 +1,46 @@
+"""One integration test against a real MLflow SQLite store (created once per session)."""
+
+import pytest
+
+from app.ml.tracking import CHAMPION, MlflowTracker, ModelLoadRefused, load_model
+from app.ml.training import SearchRequest, run_search
+
+
+@pytest.fixture(scope="session")
+def mlflow_tracker(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mlflow")
+    return MlflowTracker(f"sqlite:///{root}/mlflow.db", root / "artifacts")
+
+
+def test_models_are_logged_registered_and_reload_with_the_same_predictions(
+        frame, kinds, mlflow_tracker):
+    request = SearchRequest(target="label", time_budget_s=60, max_candidates=3,
+                            families=["logistic_regression", "decision_tree"],
+                            tags={"user": "u1", "dataset": "9", "version": "1"},
+                            registered_name="dataset-9-label")
+    result = run_search(frame, kinds, request, on_progress=lambda p: None,
+                        should_stop=lambda: False, tracker=mlflow_tracker)
+    client, uri = mlflow_tracker.client, mlflow_tracker.tracking_uri
+    rows = frame.drop(columns=["label"]).head(25)
+    expected = list(result.best.pipeline.predict(rows))
+    assert list(load_model(result.best.model_uri, uri).predict(rows)) == expected
+    champion = load_model("models:/dataset-9-label@champion", uri)
+    assert list(champion.predict(rows)) == expected
+    version = client.get_model_version_by_alias("dataset-9-label", CHAMPION)
+    assert str(version.version) == result.registered_version
+    children = client.search_runs(
+        [mlflow_tracker.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{result.parent_run_id}'")
+    assert len(children) == len(result.candidates) + len(result.models)
+    assert all(run.data.tags["dataset"] == "9" for run in children)
+    parent = client.get_run(result.parent_run_id)
+    assert parent.info.status == "FINISHED"
+
+
+def test_untrusted_types_are_refused(tmp_path):
+    import skops.io
+
+    path = tmp_path / "model.skops"
+    skops.io.dump({"f": print}, path)  # a builtin function is not on our allow-list
+    with pytest.raises(ModelLoadRefused):
+        load_model(str(path))
