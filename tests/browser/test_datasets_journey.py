@@ -1,0 +1,134 @@
+"""In real Chromium: upload with a progress bar, explore the table, see the profile charts, clean and undo."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+
+from playwright.sync_api import expect
+
+PASSWORD = "a long enough password"
+
+# Records what the progress bar shows at each upload progress event; sessionStorage survives the
+# redirect to the dataset page. On window, so it runs after the page's own document listener.
+RECORD_PROGRESS = """
+window.addEventListener("htmx:xhr:progress", function () {
+  var bar = document.getElementById("upload-progress");
+  if (!bar) return;
+  var seen = JSON.parse(sessionStorage.getItem("progress") || "[]");
+  seen.push({value: bar.value, hidden: bar.hidden});
+  sessionStorage.setItem("progress", JSON.stringify(seen));
+});
+"""
+
+
+def register(page) -> None:
+    page.goto("/auth/register")
+    page.fill("#email", f"explorer-{uuid.uuid4().hex[:8]}@example.com")
+    page.fill("#password", PASSWORD)
+    page.click("#register-form button[type=submit]")
+    expect(page.locator("h1")).to_have_text("Datasets")
+
+
+def write_csv(path, rows: int = 40_000) -> None:
+    """A few MB of semicolon-separated, decimal-comma data, so the upload takes several progress events."""
+    lines = ["city;temperature;rain;kind"]
+    for i in range(rows):
+        lines.append(f"{['Oslo', 'Lima', 'Pune'][i % 3]};{i % 40},{i % 10};{'' if i % 7 == 0 else i % 5};"
+                     f"{'wet' if i % 2 else 'dry'}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_upload_explore_profile_clean_undo(page, tmp_path):
+    register(page)
+    csv_path = tmp_path / "weather.csv"
+    write_csv(csv_path)
+    page.add_init_script(RECORD_PROGRESS)
+    page.reload()
+
+    page.set_input_files("#upload-file", str(csv_path))
+    expect(page.locator("#drop-zone-file")).to_have_text("weather.csv")
+    page.fill("#upload-name", "Weather")
+    page.click("#upload-button")
+    expect(page).to_have_url(re.compile(r"/datasets/\d+$"), timeout=60_000)
+    seen = json.loads(page.evaluate("sessionStorage.getItem('progress') || '[]'"))
+    assert seen, "no upload progress event reached the page"
+    assert any(s["value"] == 100 and not s["hidden"] for s in seen), seen
+
+    # The detected dialect is shown.
+    expect(page.locator("#dataset-name")).to_have_text("Weather")
+    dialect = page.locator("#dialect-table")
+    expect(dialect).to_contain_text("semicolon")
+    expect(dialect).to_contain_text("Decimal separator")
+    expect(page.locator("#table-count")).to_contain_text("of 40,000")
+
+    # Sorting swaps only the table and pushes the URL; back restores the previous state.
+    page.click("#rows-table th a:has-text('temperature')")
+    expect(page).to_have_url(re.compile(r"sort=temperature&order=asc"))
+    expect(page.locator("#rows-table th[aria-sort='ascending']")).to_contain_text("temperature")
+    page.click("#rows-table th a:has-text('temperature')")
+    expect(page).to_have_url(re.compile(r"order=desc"))
+    expect(page.locator("#rows-table tbody tr").first).to_contain_text("39.9")
+
+    # A filter and a search.
+    page.select_option("#filter-column", "city")
+    page.select_option("#filter-operator", "==")
+    page.fill("#filter-value", "Lima")
+    page.click("#table-query-button")
+    expect(page.locator("#active-filters")).to_contain_text("city equals Lima")
+    expect(page.locator("#table-count")).to_contain_text("of 13,333 matching")
+    page.go_back()
+    expect(page.locator("#table-count")).to_contain_text("of 40,000")
+
+    # The profile draws its charts under the CSP.
+    page.click(".dataset-nav a:has-text('Profile')")
+    expect(page.locator("#missing-chart")).to_be_visible()
+    expect(page.locator("canvas[data-drawn='1']")).to_have_count(page.locator("canvas[data-chart]").count())
+    assert page.locator("canvas[data-drawn='1']").count() >= 4
+    expect(page.locator("#correlation-heatmap")).to_be_visible()
+
+    # Clean: preview, apply, undo; undo at version 1 is a message, not a crash.
+    page.click(".dataset-nav a:has-text('Clean')")
+    page.click("#op-drop_columns summary")
+    page.select_option("#drop_columns-columns", ["kind"])
+    page.click("#form-drop_columns .op-preview")
+    expect(page.locator("#preview")).to_contain_text("Cells changed")
+    expect(page.locator("#preview-table thead")).not_to_contain_text("kind")
+    page.click("#form-drop_columns .op-apply")
+    expect(page.locator("#clean-message")).to_contain_text("this is version 2")
+    expect(page.locator("#history-table tbody tr")).to_have_count(2)
+
+    page.click("#op-cast summary")
+    page.select_option("#cast-column", "city")
+    page.select_option("#cast-to", "integer")
+    page.click("#form-cast .op-apply")
+    expect(page.locator("#clean-result .error-message")).to_contain_text("cannot be read as integer")
+    expect(page.locator("#history-table tbody tr")).to_have_count(2)  # nothing changed
+
+    page.click("#undo-button")
+    expect(page.locator("#clean-message")).to_contain_text("back to version 1")
+    expect(page.locator("#history-table tbody tr")).to_have_count(1)
+    page.click("#undo-button")
+    expect(page.locator("#clean-result .error-message")).to_contain_text("nothing to undo")
+
+
+def test_sample_dataset_row_delete_and_bad_upload(page, tmp_path):
+    register(page)
+    image = tmp_path / "photo.csv"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)
+    page.set_input_files("#upload-file", str(image))
+    page.click("#upload-button")
+    expect(page.locator("#upload-result .error-message")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/$"))
+
+    page.click("#sample-button")
+    expect(page.locator("#dataset-name")).to_have_text("Palmer penguins (sample)")
+    expect(page.locator("#table-count")).to_contain_text("of 344")
+    expect(page.locator("#rows-table thead")).to_contain_text("species")
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#rows-table tbody tr:first-child .row-delete")
+    expect(page.locator("#table-message")).to_contain_text("Row 0 deleted")
+    expect(page.locator("#table-count")).to_contain_text("of 343")
+    expect(page.locator("#version-select")).to_have_value("2")
