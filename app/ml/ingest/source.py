@@ -219,25 +219,31 @@ def _refuse_control_heavy(head: bytes) -> None:
         raise NotText("the file holds binary data, not CSV text")
 
 
-LATIN_CODEPAGES = {
-    "cp1250", "cp1252", "cp1254", "cp1257", "latin-1", "iso8859-1", "iso8859-2", "iso8859-3",
-    "iso8859-4", "iso8859-9", "iso8859-10", "iso8859-13", "iso8859-14", "iso8859-15",
-    "iso8859-16", "mac-roman", "mac-latin2", "cp850", "cp437",
+OTHER_SCRIPTS = {
+    "cp1251", "mac-cyrillic", "koi8-r", "koi8-u", "iso8859-5", "cp866", "cp1253", "iso8859-7", "cp1255",
+    "iso8859-8", "cp1256", "iso8859-6", "shift_jis", "cp932", "euc_jp", "gb2312", "gbk",
+    "gb18030", "big5", "euc_kr", "cp949", "tis-620", "cp874", "iso2022_jp",
 }
 
 
 def _guess_single_byte(head: bytes) -> str:
-    """charset-normalizer names the script; for Latin script, cp1252 is by far the likeliest."""
-    try:
-        from charset_normalizer import from_bytes
+    """cp1252 (a superset of Latin-1's letters) unless charset-normalizer, given enough
+    non-ASCII bytes to judge, recognises another script (Cyrillic, Greek, CJK...)."""
+    non_ascii = sum(1 for b in head[:200_000] if b >= 0x80)
+    name = None
+    if non_ascii >= 20:
+        try:
+            from charset_normalizer import from_bytes
 
-        best = from_bytes(head[:200_000]).best()
-    except Exception:  # detection is best effort, cp1252 is the fallback
-        best = None
-    name = codecs.lookup(best.encoding).name if best is not None else "cp1252"
-    if name in LATIN_CODEPAGES:
-        name = "cp1252" if _decodes(head, "cp1252") else "latin-1"
-    return name
+            best = from_bytes(head[:200_000]).best()
+            name = codecs.lookup(best.encoding).name if best is not None else None
+        except Exception:  # detection is best effort
+            name = None
+    if name == "mac-cyrillic" and _decodes(head, "cp1251"):
+        return "cp1251"  # both decode; Windows files are far more common
+    if name in OTHER_SCRIPTS:
+        return name
+    return "cp1252" if _decodes(head, "cp1252") else "latin-1"
 
 
 def _decodes(data: bytes, encoding: str) -> bool:
