@@ -63,10 +63,17 @@ def dialect_rows(dialect: dict | None, repairs: dict | None) -> list[tuple[str, 
     return rows
 
 
+def _short(value) -> str:
+    """A bin edge: no thousands separators (years read 2007, not 2,007), 3 significant digits."""
+    return str(value) if isinstance(value, int) else f"{value:.3g}"
+
+
 def _bin_label(lo, hi) -> str:
     if isinstance(lo, str):  # datetimes arrive as ISO strings: label a bin by its start
         return lo[:10] if lo[10:].strip("T0:.") == "" else lo[:16].replace("T", " ")
-    return f"{fmt(lo, 3)}{DASH}{fmt(hi, 3)}"
+    if isinstance(lo, int) and isinstance(hi, int):  # whole-number bins hold lo .. hi - 1
+        return str(lo) if hi - lo <= 1 else f"{lo}{DASH}{hi - 1}"
+    return f"{_short(lo)}{DASH}{_short(hi)}"
 
 
 def column_chart(column: dict) -> dict | None:
