@@ -112,7 +112,7 @@ def _read(source: TextSource, overrides: dict, max_columns: int, max_cell: int):
     repairs = Repairs()
     notes: dict = {}
     columns = None
-    if not whole and os.path.getsize(source.path) > ROBUST_MAX_BYTES and not fmt.skipinitialspace:
+    if os.path.getsize(source.path) > ROBUST_MAX_BYTES and not fmt.skipinitialspace:
         columns = fast.read_columns(source.path, plan, max_cell, notes)
     if columns is None:
         repairs, notes = Repairs(), {}
@@ -202,11 +202,14 @@ def _broken_header(sample: str, records: list[list[str]], layout: Layout, fmt: C
     """A first line that reads as a header of the wrong width, before a headerless table."""
     if header is False or layout.preamble != 1 or layout.header_rows or len(records) < 2:
         return None
-    cells = [c.strip() for c in records[0] if c.strip()]
+    first_line = io.StringIO(sample, newline="").readline()
+    fixed = repair_header(records[0], first_line, fmt, layout.width)
+    if fixed is None:
+        return None
+    cells = [c.strip() for c in fixed if c.strip()]
     if len(cells) < max(1, layout.width // 2) or any(looks_numeric(c) for c in cells):
         return None
-    first_line = io.StringIO(sample, newline="").readline()
-    return repair_header(records[0], first_line, fmt, layout.width)
+    return fixed
 
 
 def _lines(path: str) -> Iterator[str]:

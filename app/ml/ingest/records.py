@@ -189,6 +189,10 @@ def repair_header(fields: list[str], first_line: str, fmt: CsvFormat, width: int
             return fields[: empty[0]] + fields[empty[0] + 1:]
     if len(fields) == width - 1:
         return [*fields, ""]
+    if len(fields) < width and fmt.delimiter != " ":
+        spaced = next(CsvFormat(" ", fmt.quotechar).reader([first_line.strip()]), [])
+        if len(spaced) == width:
+            return spaced
     return None
 
 

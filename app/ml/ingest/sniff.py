@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections import Counter
 from dataclasses import dataclass
 
@@ -52,14 +51,13 @@ def sniff_format(sample: str, delimiter: str | None = None) -> CsvFormat:
     if not delimiters:
         delimiters = [","]
     quotes = [q for q in QUOTES if q != "'" or q in sample]
-    escapes: list[str | None] = [None]
-    if re.search(r"\\[\"']", sample):
-        escapes.append("\\")
     best: tuple[tuple[float, int], CsvFormat] | None = None
     for di, delim in enumerate(delimiters):
         for qi, quote in enumerate(quotes):
+            # a backslash escape is a candidate only where backslash-quote pairs occur
+            escapes = [None, "\\"] if quote and "\\" + quote in sample else [None]
             for escape in escapes:
-                fmt = CsvFormat(delim, quote, escape if quote else None)
+                fmt = CsvFormat(delim, quote, escape)
                 # ties go to the more common choice: earlier delimiter, '"'; and to the
                 # backslash escape when the sample has backslash-quote pairs
                 key = (round(_score(sample, fmt), 9), -(di * 10 + qi * 2 + (escape is None)))

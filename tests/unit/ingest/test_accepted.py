@@ -270,3 +270,12 @@ def test_ingest_writes_parquet_with_kinds(tmp_path):
         "encoding", "delimiter", "quotechar", "escapechar", "decimal", "thousands", "header",
         "skipped_lines",
     }
+
+
+def test_cyrillic_single_byte_file_is_not_read_as_cp1252(tmp_path):
+    city, moscow = "\u0433\u043e\u0440\u043e\u0434", "\u041c\u043e\u0441\u043a\u0432\u0430"
+    spb = "\u0421\u0430\u043d\u043a\u0442-\u041f\u0435\u0442\u0435\u0440\u0431\u0443\u0440\u0433"
+    text = f"{city},n\n{moscow},13000000\n{spb},5600000\n{moscow} {spb},1600000\n"
+    table, result = _read(tmp_path, text.encode("cp1251"))
+    assert table.column(city).to_pylist()[0] == moscow
+    assert result.dialect.encoding == "cp1251"
