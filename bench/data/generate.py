@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 DEFAULT_PATH = (
-    Path(os.environ.get("BENCH_DIR", "/tmp/csv_analyzer_bench")) / "explore_1m_x20.parquet"
+    Path(os.environ.get("BENCH_DIR", "/tmp/csv_analyzer_bench")) / "explore_1000000.parquet"
 )
 
 WORDS = np.array(

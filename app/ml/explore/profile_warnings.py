@@ -9,7 +9,7 @@ TARGET_MAX_CLASSES = 20  # a column with more classes is not offered as a classi
 ID_MIN_ROWS = 20  # "a different value in every row" means little on a handful of rows
 
 
-def profile_warnings(profile: dict, basics: dict) -> list[dict]:
+def profile_warnings(profile: dict, skews: dict) -> list[dict]:
     """[{code, message, column?}] in column order, then whole-table warnings."""
     n = profile["n_rows"]
     out: list[dict] = []
@@ -64,7 +64,7 @@ def profile_warnings(profile: dict, basics: dict) -> list[dict]:
                     name,
                 )
             )
-        skew = basics[name].get("skew")
+        skew = skews.get(name)
         if (
             kind in ("integer", "float")
             and unique > 2
