@@ -21,6 +21,7 @@ from .sniff import CsvFormat
 
 SENTINEL = "\x01"  # control characters were removed upstream, so this never occurs in data
 MAX_SPLIT_CELL = 60
+QUOTE_BONUS = 0.5
 
 
 @dataclass
@@ -109,15 +110,17 @@ class Repairer:
 
     def repair(self, fields: list[str], raw_lines: list[str]) -> tuple[list[str], int] | None:
         """(fields, physical lines used) of the only good repair, or None."""
-        candidates: list[tuple[list[str], int]] = []
-        candidates += self._literal_quote(raw_lines)
+        # readings that follow the quoting of the line get a head start over arbitrary
+        # joins and splits, which free-text columns would otherwise accept just as well
+        candidates = [(c, used, QUOTE_BONUS) for c, used in self._literal_quote(raw_lines)]
         if len(fields) > self.width:
-            candidates += [(c, len(raw_lines)) for c in self._fewer(fields)]
+            candidates += [(c, len(raw_lines), 0.0) for c in self._fewer(fields)]
         elif len(fields) < self.width:
-            candidates += [(c, len(raw_lines)) for c in self._more(fields)]
+            candidates += [(c, len(raw_lines), 0.0) for c in self._more(fields)]
         scored = sorted(
-            ((self.fit(c), -used, c, used) for c, used in candidates if len(c) == self.width),
-            key=lambda t: (t[0], t[1]),
+            ((self.fit(c), bonus, -used, c, used) for c, used, bonus in candidates
+             if len(c) == self.width),
+            key=lambda t: (t[0] + t[1], t[2]),
             reverse=True,
         )
         if not scored:
@@ -126,15 +129,20 @@ class Repairer:
         if best[0] < self.width - 0.6 - 0.1 * self.width:
             return None
         # another reading that fits almost as well but puts values in other columns: ambiguous
-        layout = [shape(c) for c in best[2]]
+        layout = [shape(c) for c in best[3]]
         for rival in scored[1:]:
-            if rival[0] > best[0] - 0.3 and [shape(c) for c in rival[2]] != layout:
+            if rival[0] + rival[1] > best[0] + best[1] - 0.3 and [shape(c) for c in rival[3]] != layout:
                 return None
-        return best[2], best[3]
+        return best[3], best[4]
 
     def _literal_quote(self, raw_lines: list[str]) -> list[tuple[list[str], int]]:
         first = raw_lines[0] if raw_lines else ""
-        return [(cells, 1) for cells in literal_quote_readings(self.fmt, first, self.width)]
+        out = [(cells, 1) for cells in literal_quote_readings(self.fmt, first, self.width)]
+        if self.fmt.quotechar and self.fmt.quotechar in first:
+            lenient = lenient_reading(self.fmt, first)
+            if len(lenient) == self.width and all(lenient != cells for cells, _ in out):
+                out.append((lenient, 1))
+        return out
 
     def _fewer(self, fields: list[str]) -> list[list[str]]:
         extra = len(fields) - self.width
@@ -176,6 +184,40 @@ def literal_quote_readings(fmt: CsvFormat, line: str, width: int) -> list[list[s
         if len(rows) == 1 and len(rows[0]) == width:
             out.append([c.replace(SENTINEL, quote) for c in rows[0]])
     return out
+
+
+def lenient_reading(fmt: CsvFormat, line: str) -> list[str]:
+    """Split one physical line the forgiving way: a quote opens a field only at its start and
+    closes it only right before a delimiter or the end of the line (so `'Men's'` is one value)."""
+    line = line.rstrip("\r\n")
+    quote, delim = fmt.quotechar, fmt.delimiter
+    fields, i, n = [], 0, len(line)
+    while True:
+        if fmt.skipinitialspace:
+            while i < n and line[i] == " ":
+                i += 1
+        if quote and i < n and line[i] == quote:
+            end = i + 1
+            while True:
+                end = line.find(quote, end)
+                if end < 0:
+                    return [*fields, line[i:]]
+                if end + 1 == n or line[end + 1] == delim:
+                    break
+                end += 1
+            value = line[i + 1:end]
+            fields.append(value.replace(quote + quote, quote))
+            i = end + 1
+        else:
+            end = line.find(delim, i)
+            end = n if end < 0 else end
+            fields.append(line[i:end])
+            i = end
+        if i >= n:
+            return fields
+        i += 1  # skip the delimiter
+        if i == n:
+            return [*fields, ""]
 
 
 def repair_header(fields: list[str], first_line: str, fmt: CsvFormat, width: int) -> list[str] | None:
