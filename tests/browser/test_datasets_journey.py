@@ -113,13 +113,22 @@ def test_upload_explore_profile_clean_undo(page, tmp_path):
     expect(page.locator("#clean-result .error-message")).to_contain_text("nothing to undo")
 
 
-def test_sample_dataset_row_delete_and_bad_upload(page, tmp_path):
+DROP_FILE = """([name, bytes]) => {
+  const transfer = new DataTransfer();
+  transfer.items.add(new File([new Uint8Array(bytes)], name, {type: "text/csv"}));
+  document.getElementById("drop-zone").dispatchEvent(
+    new DragEvent("drop", {dataTransfer: transfer, bubbles: true, cancelable: true}));
+}"""
+
+
+def test_sample_dataset_row_delete_and_bad_upload(page):
     register(page)
-    image = tmp_path / "photo.csv"
-    image.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)
-    page.set_input_files("#upload-file", str(image))
+    png = list(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)
+    page.evaluate(DROP_FILE, ["notes.csv", png])
+    expect(page.locator("#drop-zone-file")).to_have_text("notes.csv")
     page.click("#upload-button")
     expect(page.locator("#upload-result .error-message")).to_be_visible()
+    expect(page.locator("#upload-progress")).to_be_hidden()
     expect(page).to_have_url(re.compile(r"/$"))
 
     page.click("#sample-button")
@@ -132,3 +141,13 @@ def test_sample_dataset_row_delete_and_bad_upload(page, tmp_path):
     expect(page.locator("#table-message")).to_contain_text("Row 0 deleted")
     expect(page.locator("#table-count")).to_contain_text("of 343")
     expect(page.locator("#version-select")).to_have_value("2")
+
+    page.click("#manage-panel summary")
+    page.fill("#rename-form input[name=name]", "Penguins")
+    page.click("#rename-form button[type=submit]")
+    expect(page.locator("#dataset-name")).to_have_text("Penguins")
+    page.click("#manage-panel summary")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#delete-form button[type=submit]")
+    expect(page.get_by_text("“Penguins” was deleted.")).to_be_visible()
+    expect(page.locator("#datasets-empty")).to_be_visible()

@@ -76,6 +76,7 @@ def details(dataset, version=None) -> dict:
     attention = bool(row.warnings or repairs.get("rows_repaired") or repairs.get("rows_skipped")
                      or dialect.get("skipped_lines"))
     return {"dialect_rows": presenters.dialect_rows(dialect, repairs), "dialect": dialect,
+            "summary": presenters.dialect_summary(dialect, repairs),
             "warnings": row.warnings or [], "attention": attention}
 
 

@@ -63,6 +63,19 @@ def dialect_rows(dialect: dict | None, repairs: dict | None) -> list[tuple[str, 
     return rows
 
 
+def dialect_summary(dialect: dict | None, repairs: dict | None) -> str:
+    """One line: "UTF-8 · comma (,) · decimal . · header row · 2 rows repaired"."""
+    d, r = dialect or {}, repairs or {}
+    parts = [(d.get("encoding") or "?").upper(), DELIMITER_NAMES.get(d.get("delimiter"), repr(d.get("delimiter"))),
+             f"decimal {d.get('decimal') or '.'}", "header row" if d.get("header", True) else "no header row"]
+    if d.get("skipped_lines"):
+        parts.append(f"{d['skipped_lines']} lines skipped before the header")
+    for key, label in (("rows_repaired", "repaired"), ("rows_skipped", "skipped")):
+        if r.get(key):
+            parts.append(f"{r[key]:,} rows {label}")
+    return " · ".join(parts)
+
+
 def _short(value) -> str:
     """A bin edge: no thousands separators (years read 2007, not 2,007), 3 significant digits."""
     return str(value) if isinstance(value, int) else f"{value:.3g}"
