@@ -31,7 +31,7 @@ from flask import Flask
 from app.extensions import db
 from app.jobs import store
 from app.jobs.context import DEADLINE_ERROR
-from app.jobs.registry import UnknownJobKind, registered
+from app.jobs.registry import registered
 from app.jobs.runner import JobTerminated, execute, hostname
 from app.jobs.settings import job_threads, setting
 from app.models.job import FAILED, RUNNING
@@ -81,14 +81,17 @@ def child_main(config_values: dict, job_id: int, function_path: str) -> None:
     from app import create_app
     from app.jobs.registry import load
 
-    app = create_app(SnapshotConfig(config_values))
-    threadpool_limits(int(threads))  # libraries the forkserver loaded with 1 thread
-    with app.app_context():
-        try:
-            execute(app, job_id, function=load(function_path),
-                    on_overrun=_hard_exit, on_abandoned=_hard_exit)
-        finally:
-            db.engine.dispose()
+    try:
+        app = create_app(SnapshotConfig(config_values))
+        threadpool_limits(int(threads))  # libraries the forkserver loaded with 1 thread
+        with app.app_context():
+            try:
+                execute(app, job_id, function=load(function_path),
+                        on_overrun=_hard_exit, on_abandoned=_hard_exit)
+            finally:
+                db.engine.dispose()
+    except JobTerminated:  # cancelled while starting: the row already says so
+        return
 
 
 def _hard_exit() -> None:
@@ -150,6 +153,12 @@ class LocalBackend:
         """A running job whose process on this host is gone (faster than the heartbeat)."""
         return bool(pid) and worker == hostname() and job_id not in self._children and not _pid_alive(pid)
 
+    def terminate_all(self, timeout: float = 10.0) -> None:
+        """End every job process this backend started (tests; a clean shutdown)."""
+        for process in list(self._children.values()):
+            process.kill()
+            process.join(timeout)
+
     # --- processes ----------------------------------------------------------------
     def _mp_context(self):
         if self._context is None:
@@ -162,15 +171,23 @@ class LocalBackend:
         return self._context
 
     def _start(self, job_id: int) -> None:
-        row = store.read(self.engine, job_id)
+        """Launch from a thread: the first start waits for the forkserver to boot."""
+        threading.Thread(target=self._launch, args=(job_id,), name=f"job-{job_id}-supervisor",
+                         daemon=True).start()
+
+    def _launch(self, job_id: int) -> None:
+        starting = threading.Event()
+        threading.Thread(target=self._beat_while_starting, args=(job_id, starting), daemon=True).start()
         try:
+            row = store.read(self.engine, job_id)
             function_path = registered(row["kind"]).path
             process = self._mp_context().Process(
                 target=child_main, args=(config_snapshot(self.app), job_id, function_path),
                 name=f"job-{job_id}",
             )
             process.start()
-        except (UnknownJobKind, OSError, RuntimeError) as exc:
+        except Exception as exc:
+            starting.set()
             log.exception("job %s: could not start", job_id)
             message = getattr(exc, "message", None) or f"The job could not start: {exc}"
             store.finish(self.engine, job_id, FAILED, error=message)
@@ -180,9 +197,19 @@ class LocalBackend:
         multiprocessing.process._children.discard(process)
         store.set_pid(self.engine, job_id, process.pid)
         self._children[job_id] = process
-        threading.Thread(
-            target=self._supervise, args=(job_id, process), name=f"job-{job_id}-supervisor", daemon=True
-        ).start()
+        try:
+            self._supervise(job_id, process)
+        finally:
+            starting.set()
+
+    def _beat_while_starting(self, job_id: int, stop: threading.Event) -> None:
+        """Beat for a job until its process beats itself (started_at set) or it ends."""
+        interval = setting(self.app.config, "JOB_HEARTBEAT_INTERVAL_S")
+        while not stop.wait(interval):
+            row = store.read(self.engine, job_id)
+            if row is None or row["status"] != RUNNING or row["started_at"] is not None:
+                return
+            store.beat(self.engine, job_id, None)
 
     def _supervise(self, job_id: int, process) -> None:
         grace = setting(self.app.config, "JOB_CANCEL_GRACE_S")

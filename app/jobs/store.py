@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, and_, func, or_, select, text, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Engine, and_, func, or_, select, text, update
+from sqlalchemy.orm import Session, scoped_session
 
 from app.models.job import (
     CANCELLED,
@@ -35,7 +35,7 @@ MAX_ERROR_CHARS = 2000
 _DISPATCH_LOCK_ID = 727_301  # PostgreSQL advisory lock serialising the local dispatcher
 
 
-Bind = Engine | Session
+Bind = Engine | Session | scoped_session
 
 
 @contextmanager
@@ -91,7 +91,11 @@ def has_queued(bind: Bind) -> bool:
 
 
 def claim_next(bind: Bind, max_running: int, worker: str) -> int | None:
-    """Move the oldest queued job to running if a slot is free; its id, or None."""
+    """Move the oldest queued job to running if a slot is free; its id, or None.
+
+    started_at stays empty until the job process begins (mark_started): the
+    budget runs from then, and the starter beats for the job meanwhile.
+    """
     oldest = (
         select(jobs.c.id).where(jobs.c.status == QUEUED)
         .order_by(jobs.c.created_at, jobs.c.id).limit(1).scalar_subquery()
@@ -102,11 +106,11 @@ def claim_next(bind: Bind, max_running: int, worker: str) -> int | None:
     statement = (
         update(jobs)
         .where(jobs.c.id == oldest, jobs.c.status == QUEUED, running < max_running)
-        .values(status=RUNNING, started_at=now, heartbeat_at=now, worker=worker, progress=progress)
+        .values(status=RUNNING, heartbeat_at=now, worker=worker, progress=progress)
         .returning(jobs.c.id)
     )
     with transaction(bind) as conn:
-        dialect = conn.get_bind().dialect if isinstance(conn, Session) else conn.dialect
+        dialect = conn.dialect if isinstance(conn, Connection) else conn.get_bind().dialect
         if dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _DISPATCH_LOCK_ID})
         return conn.execute(statement).scalar()
