@@ -197,11 +197,14 @@ class Prometheus:
     def targets(self) -> list[dict]:
         return self.api("targets")[1]["data"]["activeTargets"]
 
-    def wait_for_targets(self, timeout: float = 30) -> list[dict]:
-        """Wait until every target has been scraped successfully; fail naming the ones that are not."""
+    def wait_for_targets(self, jobs: set[str] | None = None, timeout: float = 30) -> list[dict]:
+        """Wait until every target (of `jobs`) has been scraped successfully; fail naming the others.
+
+        Prometheus 2.x hands new targets to the scraper every 5 s, so the first wait takes ~5 s.
+        """
         deadline = time.monotonic() + timeout
         while True:
-            targets = self.targets()
+            targets = [t for t in self.targets() if jobs is None or t["labels"]["job"] in jobs]
             if targets and all(t["health"] == "up" for t in targets):
                 return targets
             if time.monotonic() > deadline:
@@ -260,6 +263,23 @@ def start_node_exporter() -> Iterator[str]:
 
         with _serve(args, "/metrics", Path(tmp) / "node-exporter.log") as (address, _):
             yield address
+
+
+@contextlib.contextmanager
+def serve_wsgi(app, port: int = 0) -> Iterator[str]:
+    """A WSGI app (the Flask app) on a loopback port (default: a free one) in a thread; yields host:port."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
 
 
 # --- Alertmanager ----------------------------------------------------------------------------

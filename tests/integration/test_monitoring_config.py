@@ -38,6 +38,7 @@ from prometheus_helpers import (
     require_tool,
     rule_groups,
     run_tool,
+    serve_wsgi,
     start_node_exporter,
     start_prometheus,
     substitute_grafana_variables,
@@ -397,12 +398,51 @@ def test_dashboards_show_latency_traffic_errors_host_jobs_predictions_scores_and
 # --- Queries against a real Prometheus -------------------------------------------------------
 
 
+METRICS_TOKEN = "metrics-token-for-the-scrape-test"
+
+
 @pytest.fixture(scope="module")
-def prometheus():
-    """A Prometheus on loopback with the repo's rules, scraping a real node-exporter every second."""
-    with start_node_exporter() as node, start_prometheus({"node": [node]}) as prom:
-        prom.wait_for_targets()
-        yield prom
+def prometheus(request, tmp_path_factory):
+    """A Prometheus on loopback with the repo's rules and scrape settings, scraping every second
+    a real node-exporter and the real app (METRICS_TOKEN set): as `web` with the token, as
+    `web-no-token` without. Prometheus starts first: it takes ~5 s to hand targets to its
+    scraper, time the app uses to start."""
+    from app import create_app
+    from app.extensions import db
+    from config import TestConfig
+
+    port = free_port()
+    web = [f"127.0.0.1:{port}"]
+    with start_node_exporter() as node, start_prometheus(
+        {"node": [node], "web": web, "web-no-token": web}, metrics_token=METRICS_TOKEN
+    ) as prom:
+        instance = tmp_path_factory.mktemp("monitoring") / "instance"
+        shutil.copytree(request.getfixturevalue("template_instance"), instance)
+        config = TestConfig(instance)
+        config.METRICS_TOKEN = METRICS_TOKEN
+        app = create_app(config)
+        try:
+            with serve_wsgi(app, port) as address:
+                assert http_get(f"http://{address}/auth/login")[0] == 200
+                assert http_get(f"http://{address}/metrics")[0] == 401
+                prom.wait_for_targets({"node", "web"})
+                yield prom
+        finally:
+            with app.app_context():
+                db.engine.dispose()
+
+
+def test_prometheus_scrapes_the_app_with_the_metrics_token_and_is_refused_without(prometheus):
+    by_job = {t["labels"]["job"]: t for t in prometheus.targets()}
+    assert by_job["web"]["health"] == "up"
+    deadline = time.monotonic() + 10
+    while by_job["web-no-token"]["health"] != "down" and time.monotonic() < deadline:
+        time.sleep(0.2)
+        by_job = {t["labels"]["job"]: t for t in prometheus.targets()}
+    assert "401" in by_job["web-no-token"]["lastError"]
+    prometheus.wait_for_metric("flask_http_request_total")
+    [login] = prometheus.query('flask_http_request_total{job="web", method="GET", status="200"}')
+    assert float(login["value"][1]) >= 1
 
 
 def all_exprs() -> list[tuple[str, str]]:
@@ -456,6 +496,20 @@ def metric_name_sources(prometheus) -> set[str]:
     node_names = {n for n in prometheus.metric_names() if n.startswith("node_")}
     assert "node_cpu_seconds_total" in node_names
     return app_metric_names() | node_names | recorded_names() | {"up"}
+
+
+def test_the_scraped_app_exposes_only_names_the_static_list_knows(prometheus):
+    prometheus.wait_for_metric("csv_analyzer_upload_bytes_bucket")
+    [target] = [t for t in prometheus.targets() if t["labels"]["job"] == "web"]
+    scraped = {
+        row["__name__"]
+        for row in prometheus.api("series", **{"match[]": '{job="web"}'})[1]["data"]
+    }
+    scrape_series = {"up", "scrape_duration_seconds", "scrape_samples_scraped",
+                     "scrape_samples_post_metric_relabeling", "scrape_series_added"}
+    assert target["health"] == "up"
+    assert "csv_analyzer_upload_bytes_bucket" in scraped
+    assert {n for n in scraped - scrape_series if ":" not in n} <= app_metric_names()
 
 
 def test_every_metric_name_a_panel_or_rule_uses_exists(prometheus):
