@@ -3,8 +3,6 @@
 import os
 import shutil
 
-from prometheus_flask_exporter.multiprocess import GunicornInternalPrometheusMetrics
-
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
@@ -16,10 +14,13 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # OpenMP threads stall single-row predictions under load; web processes use one.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+# Set before prometheus_client is imported: it picks file-backed values at import time.
 _multiproc_dir = os.environ.setdefault(
     "PROMETHEUS_MULTIPROC_DIR",
     os.path.join(os.path.abspath(os.environ.get("INSTANCE_DIR", "instance")), "prometheus"),
 )
+
+from prometheus_flask_exporter.multiprocess import GunicornInternalPrometheusMetrics  # noqa: E402
 
 
 def on_starting(server):

@@ -10,6 +10,7 @@ import pytest
 
 from app import create_app
 from config import TestConfig
+from tests.live_server import live_server  # noqa: F401 (a fixture for browser and integration tests)
 
 PASSWORD = "correct horse battery"
 
