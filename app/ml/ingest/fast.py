@@ -14,18 +14,17 @@ import pyarrow.csv as pacsv
 from app.ml.kinds import MISSING_MARKERS
 
 
-class _Bail(Exception):
-    pass
-
-
 def read_columns(path: str, plan, max_cell: int, notes: dict) -> list[pa.ChunkedArray] | None:
     width = plan.layout.width
     names = [f"c{i}" for i in range(width)]
     fmt = plan.fmt
 
+    bad_rows = []
+
     def on_invalid(row) -> str:
+        # pyarrow ignores exceptions raised here, so note the row and decide afterwards
         if row.text.strip():
-            raise _Bail
+            bad_rows.append(row.number)
         return "skip"
 
     read_options = pacsv.ReadOptions(
@@ -51,7 +50,9 @@ def read_columns(path: str, plan, max_cell: int, notes: dict) -> list[pa.Chunked
     )
     try:
         table = pacsv.read_csv(path, read_options, parse_options, convert_options)
-    except (_Bail, pa.ArrowException):
+    except pa.ArrowException:
+        return None
+    if bad_rows:
         return None
     columns = [table.column(i) for i in range(width)]
     del table

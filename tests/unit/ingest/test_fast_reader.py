@@ -1,0 +1,38 @@
+"""The pyarrow reader used for large files gives the careful reader's answer, or hands over."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.ml.ingest import CellTooLarge, pipeline, read_table
+
+CASES = {
+    "clean": "id,name,score\n" + "".join(f"{i},n{i % 7},{i / 4}\n" for i in range(200)),
+    "bad rows": "id,code,x\n" + "".join(
+        f"{i},C-{i:04d},{i}.5\n" if i % 50 else f"{i},C-{i:04d},,{i}.5\n" for i in range(1, 200)
+    ),
+    "second table": "a,b\n1,x\n2,y\n3,z\na,b\n9,q\n",
+    "semicolon decimal comma": "k;v\n" + "".join(f"r{i};{i},25\n" for i in range(50)),
+    "markers and spaces": "k,v\n" + "".join(f" r{i} , {'NA' if i % 3 else i} \n" for i in range(30)),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_fast_and_careful_readers_agree(tmp_path, monkeypatch, name):
+    path = tmp_path / "f.csv"
+    path.write_text(CASES[name])
+    careful, careful_result = read_table(path)
+    monkeypatch.setattr(pipeline, "ROBUST_MAX_BYTES", -1)
+    fast, fast_result = read_table(path)
+    assert fast.equals(careful)
+    assert fast_result.repairs == careful_result.repairs
+    assert [c.kind for c in fast_result.columns] == [c.kind for c in careful_result.columns]
+
+
+def test_fast_reader_hands_an_oversized_cell_to_the_careful_one(tmp_path, monkeypatch):
+    monkeypatch.setattr(pipeline, "ROBUST_MAX_BYTES", -1)
+    path = tmp_path / "f.csv"
+    path.write_text("a,b\n1,2\n3,\"" + "z" * 3000 + "\"\n5,6\n")
+    with pytest.raises(CellTooLarge) as caught:
+        read_table(path, max_cell_bytes=1000)
+    assert caught.value.line == 3
