@@ -97,6 +97,7 @@ def test_upload_explore_profile_clean_undo(page, tmp_path):
     expect(page.locator("#preview-table thead")).not_to_contain_text("kind")
     page.click("#form-drop_columns .op-apply")
     expect(page.locator("#clean-message")).to_contain_text("this is version 2")
+    expect(page.locator("#dataset-meta")).to_contain_text("3 columns · version 2")  # refreshed by HX-Trigger
     expect(page.locator("#history-table tbody tr")).to_have_count(2)
 
     page.click("#op-cast summary")
@@ -140,6 +141,7 @@ def test_sample_dataset_row_delete_and_bad_upload(page):
     page.click("#rows-table tbody tr:first-child .row-delete")
     expect(page.locator("#table-message")).to_contain_text("Row 0 deleted")
     expect(page.locator("#table-count")).to_contain_text("of 343")
+    expect(page.locator("#dataset-meta")).to_contain_text("343 rows")
     expect(page.locator("#version-select")).to_have_value("2")
 
     page.click("#manage-panel summary")

@@ -216,6 +216,10 @@ def test_apply_history_and_undo(user, token, dataset_id):
                                                      "strategy": "constant", "value": "0"})
     assert r.status_code == 200 and not is_page(r.text) and r.text.lstrip().startswith('<div id="clean-workspace"')
     assert "this is version 2" in r.text and "fill_missing" in r.text
+    assert r.headers["HX-Trigger"] == "dataset-changed"  # the header line refreshes itself
+    meta = user.get(url + "/meta", headers=HX)
+    assert not is_page(meta.text) and "version 2" in meta.text
+    assert user.get(url + "/meta").status_code == 302  # no bare fragment outside htmx
     r = post_hx(user, url + "/clean/apply", token, {"op": "json", "json_op": "rename_columns",
                                                      "params": '{"mapping": {"city": "town"}}'})
     assert "this is version 3" in r.text and "town (categorical)" in r.text

@@ -6,17 +6,18 @@ from flask import flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from app.blueprints.datasets import pages, service
-from app.blueprints.datasets.forms import EmptyForm
 from app.blueprints.datasets.operation_forms import operation_from_form
-from app.blueprints.datasets.views import bp
+from app.blueprints.datasets.views import DATASET_CHANGED, bp
 from app.extensions import db
 from app.htmx import is_htmx, render
 
 
-def _workspace(dataset, status: int = 200, **extra):
-    """The workspace fragment for htmx, the whole clean page otherwise."""
-    return render("datasets/clean.html", "datasets/_workspace.html",
-                  empty_form=EmptyForm(), **pages.clean(dataset, **extra)), status
+def _workspace(dataset, status: int = 200, changed: bool = False, **extra):
+    """The workspace fragment for htmx, the whole clean page otherwise; `changed` announces a new version."""
+    response = render("datasets/clean.html", "datasets/_workspace.html", **pages.clean(dataset, **extra))
+    if changed:
+        response.headers["HX-Trigger"] = DATASET_CHANGED
+    return response, status
 
 
 @bp.route("/datasets/<int:dataset_id>/clean")
@@ -48,7 +49,7 @@ def apply(dataset_id: int):
     db.session.commit()
     message = f"Applied {op}: this is version {dataset.current_version}."
     if is_htmx():
-        return _workspace(dataset, message=message)
+        return _workspace(dataset, changed=True, message=message)
     flash(message, "success")
     return redirect(url_for("datasets.clean", dataset_id=dataset_id), 303)
 
@@ -62,6 +63,6 @@ def undo(dataset_id: int):
     db.session.commit()
     message = f"Undone: back to version {dataset.current_version}."
     if is_htmx():
-        return _workspace(dataset, message=message)
+        return _workspace(dataset, changed=True, message=message)
     flash(message, "success")
     return redirect(url_for("datasets.clean", dataset_id=dataset_id), 303)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from flask import current_app, url_for
+
 from app.blueprints.datasets import presenters, service
 from app.blueprints.datasets.operation_forms import (
     CAST_TARGETS,
@@ -18,6 +20,7 @@ from app.blueprints.datasets.table_query import (
 )
 from app.ml.explore import InvalidQuery
 
+TRAIN_RULE = "/datasets/<int:dataset_id>/train"
 KIND_SHORT = {"integer": "int", "float": "num", "boolean": "bool", "categorical": "cat",
               "datetime": "date", "text": "text", "id": "id"}
 
@@ -28,12 +31,21 @@ def _versions(dataset) -> list[dict]:
             for v in service.list_versions(dataset)]
 
 
+def train_url(dataset_id: int) -> str | None:
+    """The training page of API.md's /datasets/<id>/train, once the training feature serves it."""
+    for rule in current_app.url_map.iter_rules():
+        if rule.rule == TRAIN_RULE and "GET" in (rule.methods or ()):
+            return url_for(rule.endpoint, dataset_id=dataset_id)
+    return None
+
+
 def header(dataset, version=None) -> dict:
     """The dataset's name, the version shown and the latest one, for the page header and nav."""
     row = version or service.get_version(dataset)
     return {"id": dataset.id, "name": dataset.name, "version": row.version,
             "latest": dataset.current_version, "n_rows": row.n_rows, "n_cols": row.n_cols,
-            "source_filename": dataset.source_filename, "created_at": dataset.created_at}
+            "source_filename": dataset.source_filename, "created_at": dataset.created_at,
+            "train_url": train_url(dataset.id)}
 
 
 def home(user) -> list[dict]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from flask import Blueprint, current_app, flash, make_response, redirect, request, url_for
 from flask_login import current_user, login_required
 
@@ -17,6 +19,7 @@ from app.htmx import is_htmx, render
 
 bp = Blueprint("datasets", __name__)
 TABLE_ID = "dataset-table"
+DATASET_CHANGED = "dataset-changed"  # the HX-Trigger event of a new version; the header refreshes itself
 
 
 def _user_key() -> str:
@@ -105,13 +108,14 @@ def delete_row(dataset_id: int, position: int):
     service.apply(dataset, "drop_rows", {"row_numbers": [position]})
     db.session.commit()
     message = f"Row {position} deleted: this is version {dataset.current_version}. Undo it on the Clean page."
-    query = TableQuery.from_args(request.args)
-    query = TableQuery(query.page, query.sort, query.order, query.q, query.filters, None)
+    query = replace(TableQuery.from_args(request.args), version=None)
     if not is_htmx():
         flash(message, "success")
         return redirect(url_for("datasets.show", dataset_id=dataset_id, **query.args()), 303)
     context, status = pages.table(dataset, query)
-    return _table_response({**context, "message": message}, status, query, dataset_id)
+    response, status = _table_response({**context, "message": message}, status, query, dataset_id)
+    response.headers["HX-Trigger"] = DATASET_CHANGED
+    return response, status
 
 
 @bp.route("/datasets/<int:dataset_id>/reparse", methods=["POST"])
@@ -161,6 +165,16 @@ def download(dataset_id: int):
     dataset = service.get_dataset(current_user, dataset_id)
     fmt = request.args.get("format", "csv")
     return send_export(dataset, request.args.get("version", type=int), fmt if fmt in ("csv", "parquet") else "")
+
+
+@bp.route("/datasets/<int:dataset_id>/meta")
+@login_required
+def meta(dataset_id: int):
+    """The header's rows x columns and version line, for its own refresh (the table page otherwise)."""
+    dataset = service.get_dataset(current_user, dataset_id)
+    if not is_htmx():
+        return redirect(url_for("datasets.show", dataset_id=dataset_id))
+    return render("datasets/_meta.html", dataset=pages.header(dataset))
 
 
 @bp.route("/datasets/<int:dataset_id>/profile")
