@@ -11,6 +11,7 @@ from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
+from app.ml.training.costs import save_seconds
 from app.ml.training.families import FOREST_JOBS, Family
 from app.ml.training.metrics import classification_metrics, regression_metrics, score
 from app.ml.training.preprocessing import build_preprocessor
@@ -37,6 +38,7 @@ class Candidate:
     fit_time_s: float = 0.0
     error: str | None = None
     oof: np.ndarray | None = None
+    save_s: float = 0.0  # estimated seconds to save a model like this one
 
     @property
     def name(self) -> str:
@@ -154,13 +156,15 @@ def cross_validate(cand: Candidate, pipeline: Pipeline, X: pd.DataFrame, y: np.n
             cand.status, cand.error = "skipped", "stopped: out of time"
             return
         model = clone(pipeline)
-        started = time.perf_counter()
-        fit_limited(model, X.iloc[train_idx], y[train_idx])
-        spent.append(time.perf_counter() - started)
-        if task == "classification":
-            oof[valid_idx] = aligned_proba(model, X.iloc[valid_idx], classes)
-        else:
-            oof[valid_idx] = model.predict(X.iloc[valid_idx])
+        with threadpool_limits(threads_for(len(train_idx))):
+            started = time.perf_counter()
+            model.fit(X.iloc[train_idx], y[train_idx])
+            spent.append(time.perf_counter() - started)
+            if task == "classification":
+                oof[valid_idx] = aligned_proba(model, X.iloc[valid_idx], classes)
+            else:
+                oof[valid_idx] = model.predict(X.iloc[valid_idx])
+        cand.save_s = max(cand.save_s, save_seconds(model))
     if task == "classification":
         cand.cv_metrics = classification_metrics(y, oof, classes)
     else:

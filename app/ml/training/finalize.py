@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
-from app.ml.training.candidates import fit_limited, make_pipeline
+from app.ml.training.candidates import fit_limited, make_pipeline, threads_for
+from app.ml.training.costs import save_seconds
 from app.ml.training.ensemble import MIN_GAIN, select_weights
 from app.ml.training.families import ENSEMBLE
 from app.ml.training.metrics import LOWER_IS_BETTER, baseline_metrics, score, verdict
@@ -15,8 +17,6 @@ from app.ml.training.request import KeptModel, SearchResult, natural
 from app.ml.training.transformers import WeightedEnsemble
 
 INPUT_EXAMPLE_ROWS = 5
-# Time kept at the end of the budget for saving each model to the tracker.
-SAVE_SECONDS_PER_MODEL = 1.0
 
 
 def _refit_rows(cand, n_dev: int, n_fold_rows: float, n_folds: int, seconds: float) -> int:
@@ -69,6 +69,21 @@ def _ensemble(kept, best, y_search, task, metric, classes):
                      trained_rows=max(kept[n].trained_rows for n, _ in used))
 
 
+def _evaluate(order, X_test, y_test, task, metric, classes, base, seed, clock):
+    """Held-out metrics, verdict and charts for every kept model, then importance best-first."""
+    greater = metric not in LOWER_IS_BETTER
+    for model in order:
+        model.test_metrics, pred = held_out(model.pipeline, X_test, y_test, task, classes)
+        model.test_score = natural(score(model.test_metrics, metric), metric, greater)
+        model.baseline = base
+        model.verdict = verdict(task, metric, model.test_metrics, base)
+        model.charts = charts(y_test, pred, task, classes, seed)
+    for model in order:  # best first: importance is dropped for the others if time runs out
+        model.feature_importance = permutation_importance(
+            model.pipeline, X_test, y_test, task, metric, classes, seed,
+            deadline=clock.deadline - save_seconds(order[0].pipeline) - 1.0)
+
+
 def finalize(*, best, task, metric, prep, request, data, classes, cardinality, clock,
              should_stop, tracker, parent, tags, progress) -> SearchResult:
     X_dev, y_dev, X_test, y_test, _X_search, y_search, _folds = data
@@ -81,16 +96,8 @@ def finalize(*, best, task, metric, prep, request, data, classes, cardinality, c
     base = baseline_metrics(task, y_dev, y_test, classes)
     order = sorted(kept.values(), key=lambda m: -m.cv_score)
     progress.update(message="Measuring on the held-out rows")
-    for model in order:
-        model.test_metrics, pred = held_out(model.pipeline, X_test, y_test, task, classes)
-        model.test_score = natural(score(model.test_metrics, metric), metric, greater)
-        model.baseline = base
-        model.verdict = verdict(task, metric, model.test_metrics, base)
-        model.charts = charts(y_test, pred, task, classes, request.seed)
-    for model in order:  # best first: importance is dropped for the others if time runs out
-        model.feature_importance = permutation_importance(
-            model.pipeline, X_test, y_test, task, metric, classes, request.seed,
-            deadline=clock.deadline - SAVE_SECONDS_PER_MODEL * len(order))
+    with threadpool_limits(threads_for(len(X_test))):
+        _evaluate(order, X_test, y_test, task, metric, classes, base, request.seed, clock)
     example = X_dev.head(INPUT_EXAMPLE_ROWS)
     result = SearchResult(
         task=task, reason=prep.reason, metric=metric, greater_is_better=greater,
@@ -107,18 +114,25 @@ def finalize(*, best, task, metric, prep, request, data, classes, cardinality, c
 
 
 def _track(tracker, result, order, example, parent, tags, request, clock, progress):
-    """Log each kept model best-first (later ones only while time is left), register the best."""
+    """Log each kept model best-first (later ones only if they fit the budget's slack), then
+    register the best. The estimate is calibrated on the first model's real save time."""
     progress.update(message="Saving the models")
+    slack = 0.05 * clock.budget_s + 1.0
+    calibration = 1.0
     for i, model in enumerate(order):
-        if i and clock.now() > clock.deadline:
+        estimate = save_seconds(model.pipeline) * calibration
+        if i and clock.now() + estimate > clock.deadline + slack:
             result.warnings.append(f"{model.algorithm} was not saved: the budget ran out.")
             continue
         metrics = {f"test_{k}": v for k, v in model.test_metrics.items() if np.isfinite(v)}
         metrics["cv_score"] = natural(model.cv_score, result.metric, result.greater_is_better)
+        started = clock.now()
         model.run_id, model.model_uri = tracker.log_model(
             parent, model.family, model.pipeline, example, metrics,
             {"family": model.family, **{k: str(v) for k, v in model.params.items()}},
             {**tags, "algorithm": model.algorithm})
+        if i == 0:
+            calibration = max(0.5, (clock.now() - started) / max(estimate, 0.1))
     result.models = {n: m for n, m in result.models.items() if m.model_uri}
     result.leaderboard = [r for r in result.leaderboard if r["family"] in result.models]
     best = result.best

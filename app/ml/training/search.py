@@ -158,7 +158,7 @@ def run_search(df: pd.DataFrame, kinds: dict, request: SearchRequest, *,
             if cand.status == "ok":
                 _remember(cand, best, per_fold, len(folds))
                 clock.final_reserve = _final_reserve(best, per_fold, clock, len(X_dev),
-                                                     len(X_search), len(folds))
+                                                     len(X_search), len(folds), tracker)
             if tracker:
                 tracker.log_candidate(parent, cand.name, _cand_params(cand),
                                       _cand_metrics(cand), {**tags, "status": cand.status,
@@ -209,11 +209,14 @@ def _remember(cand: Candidate, best: dict, per_fold: dict, n_folds: int) -> None
         cand.oof = None
 
 
-def _final_reserve(best, per_fold, clock, n_dev, n_search, n_folds) -> float:
-    """Seconds to keep for the final phase: refits scaled to the full rows, plus reporting."""
+def _final_reserve(best, per_fold, clock, n_dev, n_search, n_folds, tracker) -> float:
+    """Seconds to keep for the final phase: refits scaled to the full rows, reporting, and
+    (when tracking) saving the likely best model."""
     fold_rows = n_search * (n_folds - 1) / n_folds
     refits = sum(per_fold[name] * n_dev / fold_rows for name in best)
     wanted = 1.3 * refits + 0.5 * len(best) + 1.0
+    if tracker is not None:
+        wanted += 1.5 * max(c.save_s for c in best.values())
     share = np.clip(wanted / clock.budget_s, MIN_FINAL_SHARE, MAX_FINAL_SHARE)
     return float(share * clock.budget_s)
 

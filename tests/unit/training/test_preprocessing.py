@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from app.ml.training.candidates import make_pipeline
+from app.ml.training.candidates import fit_limited, make_pipeline
 from app.ml.training.families import CLASSIFIERS
 from app.ml.training.preprocessing import category_cardinality
 from app.ml.training.transformers import InputCaster
@@ -18,7 +18,7 @@ def fitted(request, frame):
     X = frame[list(FEATURES)]
     pipe = make_pipeline(family, family.defaults, 0, FEATURES,
                          category_cardinality(X, FEATURES), "classification")
-    return pipe.fit(X, frame["label"].to_numpy(dtype=object))
+    return fit_limited(pipe, X, frame["label"].to_numpy(dtype=object))
 
 
 def test_predictions_use_the_files_labels(fitted, frame):
@@ -43,7 +43,7 @@ def test_all_missing_column_is_imputed(frame):
     X["x"] = np.nan
     pipe = make_pipeline(family, family.defaults, 0, FEATURES,
                          category_cardinality(X, FEATURES), "classification")
-    pipe.fit(X, frame["label"].to_numpy(dtype=object))
+    fit_limited(pipe, X, frame["label"].to_numpy(dtype=object))
     assert len(pipe.predict(X.head(5))) == 5
 
 
@@ -65,6 +65,6 @@ def test_high_cardinality_column_gets_target_encoding(frame):
     family = CLASSIFIERS["logistic_regression"]
     pipe = make_pipeline(family, family.defaults, 0, features,
                          category_cardinality(X, features), "classification")
-    pipe.fit(X, frame["label"].to_numpy(dtype=object))
+    fit_limited(pipe, X, frame["label"].to_numpy(dtype=object))
     assert "high" in pipe.named_steps["columns"].named_transformers_
     assert len(pipe.predict(X.assign(city="never seen").head(3))) == 3
