@@ -7,6 +7,7 @@ imports it again by name to find them.
 from __future__ import annotations
 
 import os
+import signal
 import time
 
 import pytest
@@ -38,6 +39,13 @@ def run_until_stopped(job_id, ctx):
 
 @job_function("test_ignores_stop")
 def ignore_should_stop(job_id, ctx):
+    while True:
+        time.sleep(0.05)
+
+
+@job_function("test_ignores_sigterm")
+def ignore_sigterm_and_should_stop(job_id, ctx):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     while True:
         time.sleep(0.05)
 
@@ -124,6 +132,31 @@ def test_cancel_ends_the_process(app, user_id):
     assert wait_for(app, job_id, {"failed"}, timeout=0).status == "cancelled"
 
 
+def test_cancel_from_another_web_process_ends_the_job_process(app, user_id, make_config):
+    """A second app stands for a second gunicorn worker: it did not start the job."""
+    from app import create_app
+
+    job_id = start(app, user_id, "test_ignores_sigterm")  # only SIGKILL ends it
+    wait_for(app, job_id, {"running"})
+    wait_until_started(app, job_id)
+    other = create_app(make_config(JOB_CANCEL_GRACE_S=1.0))
+    with other.app_context():
+        job = cancel(db.session.get(Job, job_id))
+        assert job.status == "cancelled" and job.pid
+        db.session.remove()
+    assert wait_gone(job.pid)
+    assert wait_for(app, job_id, set(), timeout=0).status == "cancelled"
+
+
+def test_a_killed_job_process_is_interrupted(app, user_id):
+    job_id = start(app, user_id, "test_until_stopped")
+    wait_for(app, job_id, {"running"})
+    pid = wait_until_started(app, job_id)
+    os.kill(pid, signal.SIGKILL)
+    job = wait_for(app, job_id, {"succeeded", "failed"})
+    assert (job.status, job.error) == ("failed", "interrupted")
+
+
 def test_at_the_deadline_the_job_stops_and_keeps_its_best(app, user_id):
     job_id = start(app, user_id, "test_until_stopped", {"budget": 1}, time_budget_s=1.0)
     job = wait_for(app, job_id, {"succeeded", "failed"})
@@ -172,6 +205,17 @@ def wait_until_working(app, job_id):
         if wait_for(app, job_id, set(), timeout=0).progress.get("message") == "working":
             return
         time.sleep(0.1)
+
+
+def wait_until_started(app, job_id) -> int:
+    """The pid of the job process once it runs its function."""
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        job = wait_for(app, job_id, set(), timeout=0)
+        if job.started_at is not None:
+            return job.pid
+        time.sleep(0.1)
+    raise AssertionError("the job never started")
 
 
 def wait_gone(pid, timeout=WAIT_S) -> bool:
