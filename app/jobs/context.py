@@ -54,6 +54,7 @@ class JobContext:
         self._write_lock = threading.Lock()
         self._last_write = float("-inf")
         self._unwanted_since: float | None = None
+        self._overran = False
         self._stopped = threading.Event()  # the job is no longer wanted (cancelled, failed)
         self._done = threading.Event()
         self._thread: threading.Thread | None = None
@@ -135,7 +136,10 @@ class JobContext:
 
     def _police(self) -> None:
         """Past the hard deadline, or cancelled and not stopping: end the process."""
+        if self._overran:
+            return
         if self._kill_after_s is not None and self.elapsed_s() >= self._kill_after_s:
+            self._overran = True
             log.warning("job %s: did not stop at its deadline", self.job_id)
             store.finish(self._engine, self.job_id, store.FAILED, error=DEADLINE_ERROR)
             if self._on_overrun:

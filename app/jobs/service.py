@@ -140,7 +140,8 @@ def recover_stale_jobs(bind=None) -> list[int]:
 def refresh(job: Job) -> Job:
     """Bring `job` up to date before showing it: recover lost jobs, start queued ones."""
     recover_stale_jobs()
-    get_backend().dispatch(db.session)
+    db.session.commit()  # the dispatcher writes on its own connection: hold no SQLite lock here
+    get_backend().dispatch()
     db.session.refresh(job)
     return job
 
