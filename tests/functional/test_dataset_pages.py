@@ -297,3 +297,14 @@ def test_table_query_round_trips_its_url_arguments():
     assert query.sorted_by("a") == {"sort": "a", "order": "asc", "q": "x", "filter": ["a:==:1", "b:is_missing"]}
     assert TableQuery(sort="a", order="asc").sorted_by("a")["order"] == "desc"
     assert query.without_filter("a:==:1")["filter"] == ["b:is_missing"]
+
+
+def test_wide_tables_are_shown_in_part(user, token):
+    header = ",".join(f"c{i}" for i in range(120))
+    rows = "\n".join(",".join(str((i * j) % 7) for i in range(120)) for j in range(1, 5))
+    url = upload(user, token, f"{header}\n{rows}\n").headers["Location"]
+    html = user.get(url).text
+    assert html.count('class="sort-link"') == 100 and "20 more are in the downloads" in html
+    assert '<option value="c119">' in html  # every column can still be filtered on
+    profile = user.get(url + "/profile").text
+    assert "The first 30 numeric columns" in profile and profile.count("data-chart=") == 120  # one per column, no missing values

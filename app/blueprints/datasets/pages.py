@@ -20,6 +20,7 @@ from app.blueprints.datasets.table_query import (
 )
 from app.ml.explore import InvalidQuery
 
+MAX_TABLE_COLUMNS = 100  # a wider table is shown in part (filters and downloads still cover every column)
 TRAIN_RULE = "/datasets/<int:dataset_id>/train"
 KIND_SHORT = {"integer": "int", "float": "num", "boolean": "bool", "categorical": "cat",
               "datetime": "date", "text": "text", "id": "id"}
@@ -67,7 +68,7 @@ def table(dataset, query: TableQuery) -> tuple[dict, int]:
     total = result["total"]
     pages = max(1, -(-total // PAGE_SIZE))
     columns = [{"name": n, "kind": kinds.get(n, ""), "short": KIND_SHORT.get(kinds.get(n, ""), "")}
-               for n in result["columns"]]
+               for n in result["columns"][:MAX_TABLE_COLUMNS]]
     rows = [{"position": r.get("_row"), "cells": [presenters.cell(r.get(c["name"])) for c in columns],
              "missing": [r.get(c["name"]) is None for c in columns]} for r in result["rows"]]
     context = {
@@ -77,6 +78,7 @@ def table(dataset, query: TableQuery) -> tuple[dict, int]:
         "is_latest": version.version == dataset.current_version,
         "filters": [(spec, describe_filter(spec, list(kinds))) for spec in query.filters],
         "filter_labels": FILTER_LABELS, "details": details(dataset, version),
+        "all_columns": list(kinds), "hidden_columns": max(0, len(result["columns"]) - MAX_TABLE_COLUMNS),
     }
     return context, 422 if error else 200
 

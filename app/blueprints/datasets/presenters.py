@@ -11,6 +11,10 @@ import math
 
 DASH = "\u2013"  # an en dash for "no value" and number ranges
 
+# A page stays readable (and light) on a table with thousands of columns.
+MAX_COLUMN_CARDS = 200
+MAX_MISSING_BARS = 40
+MAX_HEATMAP = 30
 DELIMITER_NAMES = {",": "comma (,)", ";": "semicolon (;)", "\t": "tab", "|": "pipe (|)", " ": "space"}
 STAT_LABELS = [
     ("min", "Min"), ("q1", "25 %"), ("median", "Median"), ("mean", "Mean"), ("q3", "75 %"),
@@ -103,7 +107,11 @@ def column_chart(column: dict) -> dict | None:
 
 
 def missing_chart(profile: dict) -> dict:
+    """Missing values per column; a wide table shows its MAX_MISSING_BARS most incomplete columns."""
     columns = profile.get("columns", [])
+    if len(columns) > MAX_MISSING_BARS:
+        worst = sorted(columns, key=lambda c: -c.get("missing", 0))[:MAX_MISSING_BARS]
+        columns = [c for c in columns if c in worst]
     return {"type": "bars", "labels": [c["name"] for c in columns],
             "values": [c.get("missing", 0) for c in columns], "label": "missing values"}
 
@@ -123,18 +131,19 @@ def corr_bucket(value) -> str:
 
 def heatmap(correlations: dict | None) -> dict:
     """{columns, rows: [(name, [(text, css class)])]} for the correlation table."""
-    columns = (correlations or {}).get("columns") or []
-    matrix = (correlations or {}).get("matrix") or []
+    every = (correlations or {}).get("columns") or []
+    columns = every[:MAX_HEATMAP]
+    matrix = [row[:MAX_HEATMAP] for row in ((correlations or {}).get("matrix") or [])[:MAX_HEATMAP]]
     rows = [(name, [(fmt(v, 2) if v is not None else DASH, corr_bucket(v)) for v in values])
             for name, values in zip(columns, matrix, strict=False)]
-    return {"columns": columns, "rows": rows}
+    return {"columns": columns, "rows": rows, "truncated": len(every) > len(columns)}
 
 
 def profile_view(profile: dict) -> dict:
     """Everything the profile page shows, prepared."""
     n_rows = profile.get("n_rows") or 0
     columns = []
-    for column in profile.get("columns", []):
+    for column in profile.get("columns", [])[:MAX_COLUMN_CARDS]:
         missing = column.get("missing", 0)
         columns.append({
             "name": column["name"], "kind": column["kind"], "kind_help": KIND_HELP.get(column["kind"], ""),
@@ -143,7 +152,7 @@ def profile_view(profile: dict) -> dict:
         })
     return {"n_rows": n_rows, "n_cols": profile.get("n_cols", 0),
             "duplicated_rows": profile.get("duplicated_rows", 0), "columns": columns,
-            "missing_total": sum(c["missing"] for c in columns),
+            "missing_total": sum(c.get("missing", 0) for c in profile.get("columns", [])),
             "missing_chart": missing_chart(profile), "heatmap": heatmap(profile.get("correlations")),
             "warnings": profile.get("warnings", [])}
 
