@@ -12,6 +12,9 @@ CASES = {
         f"{i},C-{i:04d},{i}.5\n" if i % 50 else f"{i},C-{i:04d},,{i}.5\n" for i in range(1, 200)
     ),
     "second table": "a,b\n1,x\n2,y\n3,z\na,b\n9,q\n",
+    "preamble and blank lines": "Report\n\nMade today\n\nid,v\n\n1,2.5\n2,3.5\n\n3,4.5\n",
+    "multi-line values": 'id,note\n1,"two\nlines"\n2,"x"\n3,"a, b"\n',
+    "header in two rows": "year,year\nlabel,value\n" + "".join(f"{i},{i * 2}\n" for i in range(10)),
     "semicolon decimal comma": "k;v\n" + "".join(f"r{i};{i},25\n" for i in range(50)),
     "markers and spaces": "k,v\n" + "".join(f" r{i} , {'NA' if i % 3 else i} \n" for i in range(30)),
 }
