@@ -37,9 +37,13 @@ run: migrate ## set up and serve on http://$(HOST):$(PORT) with the embedded def
 dev: migrate ## the Flask debug server with reload
 	$(BIN)/flask run --debug --host $(HOST) --port $(PORT)
 
-test: install-dev ## the whole suite: unit, functional, integration, browser
+test: install-dev ## the whole suite: unit, functional, integration, browser (+ PostgreSQL when TEST_POSTGRES_URL is set)
 	$(BIN)/ruff check --quiet .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@if [ -n "$$TEST_POSTGRES_URL" ]; then \
+	  echo "== the database tests again on PostgreSQL ($$TEST_POSTGRES_URL)"; \
+	  $(BIN)/python -m pytest -p no:cacheprovider tests/functional $(PYTEST_ARGS); \
+	fi
 
 lint: install-dev
 	$(BIN)/ruff check .

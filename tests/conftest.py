@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import uuid
 from pathlib import Path
 
 import pytest
@@ -15,13 +17,43 @@ from tests.live_server import live_server  # noqa: F401 (a fixture for browser a
 PASSWORD = "correct horse battery"
 
 
+# TEST_POSTGRES_URL (e.g. postgresql://postgres@127.0.0.1:5432/test) runs the database tests on
+# PostgreSQL: a database is created for the session and emptied after each test.
+POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL")
+
+
 @pytest.fixture(scope="session")
-def template_instance(tmp_path_factory) -> Path:
+def postgres_url():
+    if not POSTGRES_ADMIN_URL:
+        yield None
+        return
+    import psycopg
+
+    name = f"csva_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def config_for(path: Path, postgres_url: str | None) -> TestConfig:
+    config = TestConfig(path)
+    if postgres_url:
+        from config import normalise_database_url
+
+        config.SQLALCHEMY_DATABASE_URI = normalise_database_url(postgres_url)
+    return config
+
+
+@pytest.fixture(scope="session")
+def template_instance(tmp_path_factory, postgres_url) -> Path:
     """An instance folder migrated once per test session; each test gets a copy."""
     from flask_migrate import upgrade
 
     path = tmp_path_factory.mktemp("template-instance")
-    app = create_app(TestConfig(path))
+    app = create_app(config_for(path, postgres_url))
     with app.app_context():
         upgrade()
         from app.extensions import db
@@ -38,13 +70,27 @@ def instance_dir(template_instance, tmp_path) -> Path:
 
 
 @pytest.fixture
-def make_config(instance_dir):
+def make_config(instance_dir, postgres_url, _empty_postgres):
     def factory(**overrides) -> TestConfig:
-        config = TestConfig(instance_dir)
+        config = config_for(instance_dir, postgres_url)
         for key, value in overrides.items():
             setattr(config, key, value)
         return config
     return factory
+
+
+@pytest.fixture
+def _empty_postgres(postgres_url):
+    """On PostgreSQL every test starts from empty tables (SQLite gets a fresh file copy)."""
+    yield
+    if postgres_url:
+        import psycopg
+
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            tables = [row[0] for row in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")]
+            if tables:
+                conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
 
 
 @pytest.fixture
