@@ -1,14 +1,34 @@
 """One integration test against a real MLflow SQLite store (created once per session)."""
 
+import os
+import shutil
+from pathlib import Path
+
 import pytest
+from mlflow import MlflowClient
 
 from app.ml.tracking import CHAMPION, MlflowTracker, ModelLoadRefused, load_model
 from app.ml.training import SearchRequest, run_search
 
 
+def _empty_store(path: Path) -> None:
+    """Copy an empty MLflow SQLite store from a per-version cache (creating one runs every
+    migration, ~15 s on the shared machine), creating the cached copy the first time."""
+    import mlflow
+
+    cache = Path.home() / ".cache" / "csv-analyzer-tests" / f"mlflow-{mlflow.__version__}.db"
+    if not cache.exists():
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        scratch = cache.with_suffix(f".{os.getpid()}.tmp")
+        MlflowClient(tracking_uri=f"sqlite:///{scratch}").search_experiments()
+        scratch.replace(cache)
+    shutil.copyfile(cache, path)
+
+
 @pytest.fixture(scope="session")
 def mlflow_tracker(tmp_path_factory):
     root = tmp_path_factory.mktemp("mlflow")
+    _empty_store(root / "mlflow.db")
     return MlflowTracker(f"sqlite:///{root}/mlflow.db", root / "artifacts")
 
 
