@@ -29,7 +29,7 @@ class JobContext:
     """
 
     def __init__(
-        self, app, job_id: int, engine: Engine, *, started_at: datetime,
+        self, app, job_id: int, engine: Engine, *, row: dict, started_at: datetime,
         deadline_at: datetime | None, kill_at: datetime | None,
         on_overrun: Callable[[], None] | None = None,
         on_abandoned: Callable[[], None] | None = None,
@@ -37,6 +37,10 @@ class JobContext:
         self.app = app
         self.config = app.config
         self.job_id = job_id
+        self.kind: str = row["kind"]
+        self.user_id: int = row["user_id"]
+        self.request: dict = row["request"]  # what was asked, as stored
+        self.time_budget_s: float | None = row["time_budget_s"]
         self.started_at = started_at
         self.deadline_at = deadline_at
         self.kill_at = kill_at

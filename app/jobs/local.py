@@ -153,6 +153,17 @@ class LocalBackend:
         """A running job whose process on this host is gone (faster than the heartbeat)."""
         return bool(pid) and worker == hostname() and job_id not in self._children and not _pid_alive(pid)
 
+    def warm_up(self) -> None:
+        """Boot the forkserver now (e.g. from gunicorn's post_worker_init), not at the first job.
+
+        It imports the app modules this process has loaded, so call it once the app is built.
+        """
+        if setting(self.app.config, "JOB_START_METHOD") == "forkserver":
+            from multiprocessing import forkserver
+
+            self._mp_context()
+            forkserver.ensure_running()
+
     def terminate_all(self, timeout: float = 10.0) -> None:
         """End every job process this backend started (tests; a clean shutdown)."""
         for process in list(self._children.values()):

@@ -58,7 +58,8 @@ def execute(
     if started is None:
         log.info("job %s: cancelled or finished before it started", job_id)
         return None
-    ctx = JobContext(app, job_id, engine, on_overrun=on_overrun, on_abandoned=on_abandoned, **started)
+    ctx = JobContext(app, job_id, engine, row=row, on_overrun=on_overrun, on_abandoned=on_abandoned,
+                     **started)
     ctx.start()
     try:
         result = function(job_id, ctx)

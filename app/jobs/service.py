@@ -137,12 +137,16 @@ def recover_stale_jobs(bind=None) -> list[int]:
     return recovered
 
 
-def refresh(job: Job) -> Job:
-    """Bring `job` up to date before showing it: recover lost jobs, start queued ones."""
+def refresh(job: Job | None = None) -> Job | None:
+    """Bring jobs up to date before showing them: fail lost jobs, start queued ones.
+
+    With a job, it is reloaded and returned; a list view calls refresh() once.
+    """
     recover_stale_jobs()
     db.session.commit()  # the dispatcher writes on its own connection: hold no SQLite lock here
     get_backend().dispatch()
-    db.session.refresh(job)
+    if job is not None:
+        db.session.refresh(job)
     return job
 
 

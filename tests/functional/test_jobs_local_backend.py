@@ -76,6 +76,7 @@ def app(make_config):
         JOB_HEARTBEAT_INTERVAL_S=0.2, JOB_HEARTBEAT_TIMEOUT_S=10.0, JOB_CANCEL_GRACE_S=1.0,
         JOB_KILL_GRACE_S=0.5, JOB_MAX_CONCURRENT=1, JOB_THREADS=2,
     ))
+    get_backend_of(app).warm_up()
     yield app
     get_backend_of(app).terminate_all()
     with app.app_context():

@@ -32,6 +32,22 @@ def test_success_records_result_progress_and_times(app, make_job):
         assert (job.kill_at - job.deadline_at).total_seconds() == 0.5  # JOB_KILL_GRACE_S
 
 
+def test_the_context_carries_the_request(app, make_job, user_id):
+    job_id = make_job(kind="unit_echo", request={"target": "y"}, time_budget_s=9.0)
+    seen = {}
+
+    def look(job_id, ctx):
+        seen.update(kind=ctx.kind, user_id=ctx.user_id, request=ctx.request, budget=ctx.time_budget_s,
+                    remaining=ctx.remaining_s(), config=ctx.config["TESTING"])
+        return None
+
+    with app.app_context():
+        execute(app, job_id, function=look)
+    assert seen["kind"] == "unit_echo" and seen["user_id"] == user_id
+    assert seen["request"] == {"target": "y"} and seen["budget"] == 9.0
+    assert 0 < seen["remaining"] <= 9.0 and seen["config"] is True
+
+
 def test_a_raising_function_fails_the_job_with_its_message(app, make_job, caplog):
     job_id = make_job(kind="unit_raises")
     with app.app_context():

@@ -105,6 +105,7 @@ def test_stale_running_job_is_interrupted_on_refresh(app, make_job):
         assert db.session.get(Job, fresh).status == "running"
         assert db.session.get(Job, queued).status == "queued"
         assert recover_stale_jobs() == []
+        assert refresh() is None  # a list view refreshes without a job
 
 
 def test_running_job_with_a_dead_pid_here_is_interrupted_at_once(app, make_job):
