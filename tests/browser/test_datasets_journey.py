@@ -132,6 +132,12 @@ def test_sample_dataset_row_delete_and_bad_upload(page):
     expect(page.locator("#upload-progress")).to_be_hidden()
     expect(page).to_have_url(re.compile(r"/$"))
 
+    # A file over MAX_UPLOAD_MB is refused before it is sent (here the limit is lowered to 1 MB).
+    page.evaluate("document.getElementById('upload-form').dataset.maxBytes = String(1024 * 1024)")
+    page.evaluate(DROP_FILE, ["big.csv", [65] * (1536 * 1024)])
+    page.click("#upload-button")
+    expect(page.locator("#upload-result .error-message")).to_have_text("This file is 2 MB; the limit is 1 MB.")
+
     page.click("#sample-button")
     expect(page.locator("#dataset-name")).to_have_text("Palmer penguins (sample)")
     expect(page.locator("#table-count")).to_contain_text("of 344")

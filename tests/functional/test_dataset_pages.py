@@ -92,6 +92,20 @@ def test_upload_errors_are_fragments_with_their_status(user, token):
     assert "No datasets yet" in user.get("/").text  # nothing stored
 
 
+def test_upload_over_the_limit_is_413(make_config, make_user):
+    from app import create_app
+    from tests.conftest import PASSWORD
+
+    client = create_app(make_config(MAX_UPLOAD_MB=1)).test_client()
+    make_user("big@example.com")
+    token = csrf_token_from(client.get("/auth/login").text)
+    client.post("/auth/login", data={"email": "big@example.com", "password": PASSWORD, "csrf_token": token})
+    token = csrf_token_from(client.get("/").text)
+    assert 'data-max-bytes="1048576"' in client.get("/").text  # the browser checks first
+    r = upload(client, token, "a,b\n" + "1,2\n" * 400_000, htmx=True)
+    assert r.status_code == 413 and not is_page(r.text)
+
+
 def test_upload_without_csrf_is_rejected(user):
     r = user.post("/datasets/upload", data={"file": (io.BytesIO(CSV.encode()), "p.csv")},
                   content_type="multipart/form-data")

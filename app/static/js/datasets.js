@@ -19,6 +19,22 @@
     detail.swapOverride = host.dataset.errorSwap || "innerHTML";
   });
 
+  function showError(target, text) {
+    var message = document.createElement("p");
+    message.className = "error-message";
+    message.setAttribute("role", "alert");
+    message.textContent = text;
+    target.replaceChildren(message);
+  }
+
+  // No answer at all (server down, connection cut): say so where errors go.
+  document.addEventListener("htmx:sendError", function (event) {
+    var origin = event.detail.elt;
+    var host = origin && origin.closest ? origin.closest("[data-error-target]") : null;
+    var target = host && document.querySelector(host.dataset.errorTarget);
+    if (target) showError(target, "The server could not be reached (or the connection was cut). Try again.");
+  });
+
   function uploadParts() {
     return {
       form: document.getElementById("upload-form"),
@@ -31,6 +47,16 @@
   document.addEventListener("htmx:beforeRequest", function (event) {
     var parts = uploadParts();
     if (!parts.form || event.target !== parts.form) return;
+    var input = document.getElementById("upload-file");
+    var limit = Number(parts.form.dataset.maxBytes || 0);
+    var file = input && input.files && input.files[0];
+    if (limit && file && file.size > limit) {
+      // Refuse before sending: the server would stop reading and the browser show a cut connection.
+      event.preventDefault();
+      showError(document.getElementById("upload-result"), "This file is " + Math.ceil(file.size / 1048576) +
+        " MB; the limit is " + Math.round(limit / 1048576) + " MB.");
+      return;
+    }
     parts.bar.value = 0;
     parts.bar.hidden = false;
     parts.status.textContent = "Uploading…";
@@ -49,7 +75,7 @@
   document.addEventListener("htmx:afterRequest", function (event) {
     var parts = uploadParts();
     if (!parts.form || event.target !== parts.form) return;
-    if (!event.detail.successful || (event.detail.xhr && event.detail.xhr.status >= 400)) {
+    if (event.detail.failed || !event.detail.xhr || event.detail.xhr.status >= 400 || event.detail.xhr.status === 0) {
       parts.bar.hidden = true;
       parts.status.textContent = "";
     }
