@@ -128,7 +128,7 @@ def write_version(table: pa.Table, kinds: dict[str, str], dest: str | os.PathLik
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            pq.write_table(table, fh, row_group_size=ROW_GROUP_SIZE, compression="zstd")
+            pq.write_table(table, fh, row_group_size=ROW_GROUP_SIZE)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, dest)

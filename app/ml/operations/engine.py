@@ -1,24 +1,32 @@
-"""Run an operation: validate, plan against the old version, then write, preview or summarise."""
+"""Run an operation: validate, plan against the old version, then write, preview or summarise.
+
+Everything streams through DuckDB: the new version is written by COPY straight from the plan's
+SELECT (never held in Python memory) and a preview reads only the counts and the first rows.
+"""
 
 # ruff: noqa: S608 -- SQL text is built only from quoted identifiers; values are bound parameters.
 from __future__ import annotations
 
-import pyarrow as pa
+import json
+import os
+import tempfile
+from pathlib import Path
 
 from app.ml.explore.dataset_file import (
+    KINDS_KEY,
+    ROW_GROUP_SIZE,
     Layout,
     duck,
     ident,
     json_value,
     layout,
     sql_path,
-    write_version,
 )
 from app.ml.explore.errors import InvalidOperation
-from app.ml.operations.registry import REGISTRY, Context, Plan, invalid
+from app.ml.operations.registry import REGISTRY, Context, Plan
 
 PREVIEW_ROWS = 20
-_ARROW_TYPES = {"integer": pa.int64(), "float": pa.float64()}
+_SQL_TYPES = {"integer": "BIGINT", "float": "DOUBLE"}  # datetimes keep their timestamp type
 
 
 def validate_operation(op: str, params: dict, columns_and_kinds: dict) -> dict:
@@ -32,32 +40,29 @@ def validate_operation(op: str, params: dict, columns_and_kinds: dict) -> dict:
     return spec.validate(params if params is not None else {}, dict(columns_and_kinds))
 
 
-def _planned(con, src_path, op: str, params: dict) -> tuple[Layout, Plan, str, list]:
-    lay = layout(src_path)
-    normalised = validate_operation(op, params, lay.kinds)
-    con.execute(
-        "CREATE OR REPLACE TEMP VIEW src AS SELECT * EXCLUDE (file_row_number), "
-        f"file_row_number AS __row FROM read_parquet({sql_path(src_path)}, file_row_number = true)"
-    )
-    plan = REGISTRY[op].plan(Context(con, lay), normalised)
-    select = ", ".join(f"{expr} AS {ident(name)}" for name, expr, _ in plan.columns)
-    sql = f"SELECT __row, {select} FROM src"
-    if plan.where:
-        sql += f" WHERE {plan.where}"
-    if plan.qualify:
-        sql += f" QUALIFY {plan.qualify}"
-    sql += " ORDER BY __row"
-    return lay, plan, sql, plan.select_params + plan.where_params
-
-
 def apply_operation(src_path, dest_path, op: str, params: dict) -> dict:
-    """Write the new version to dest_path atomically; {n_rows, n_cols, columns: [{name, kind, missing, unique}]}."""
+    """Write the new version to dest_path atomically (temporary file, fsync, rename, fsync of the
+    directory); return {n_rows, n_cols, columns: [{name, kind, missing, unique}]}."""
     con = duck()
     _, plan, sql, args = _planned(con, src_path, op, params)
-    table = con.sql(sql, params=args).to_arrow_table().drop_columns(["__row"])
-    table = _normalise_types(table, plan.kinds)
-    write_version(table, plan.kinds, dest_path)
-    return summarise(con, table, plan.kinds)
+    dest = Path(dest_path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    os.close(fd)
+    try:
+        kinds = json.dumps(plan.kinds).replace("'", "''")
+        select = ", ".join(ident(name) for name, _, _ in plan.columns)
+        con.execute(
+            f"COPY (SELECT {select} FROM ({sql})) TO {sql_path(tmp)} (FORMAT parquet, "
+            f"ROW_GROUP_SIZE {ROW_GROUP_SIZE}, KV_METADATA {{'{KINDS_KEY.decode()}': '{kinds}'}})",
+            args,
+        )
+        _fsync(tmp)
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync(dest.parent)
+    return summarise(dest)
 
 
 def preview_operation(src_path, op: str, params: dict) -> dict:
@@ -66,22 +71,9 @@ def preview_operation(src_path, op: str, params: dict) -> dict:
     whose value differs afterwards; dropped rows and columns show in the row and column counts."""
     con = duck()
     lay, plan, sql, args = _planned(con, src_path, op, params)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE __after AS {sql}", args)
     names = [name for name, _, _ in plan.columns]
-    rows_after = con.execute("SELECT count(*) FROM __after").fetchall()[0][0]
-    first = con.execute(f"SELECT * FROM __after ORDER BY __row LIMIT {PREVIEW_ROWS}").fetchall()
-    compared = [(name, origin) for name, _, origin in plan.columns if origin is not None]
-    changed = 0
-    if compared and rows_after:
-        diffs = " + ".join(
-            f"count(*) FILTER (WHERE {_comparable(lay, plan, 'a', n, o)} IS DISTINCT FROM "
-            f"{_comparable(lay, plan, 'b', n, o, before=True)})"
-            for n, o in compared
-        )
-        changed = con.execute(f"SELECT {diffs} FROM __after a JOIN src b USING (__row)").fetchall()[
-            0
-        ][0]
-    con.execute("DROP TABLE __after")
+    rows_after = con.execute(f"SELECT count(*) FROM ({sql})", args).fetchall()[0][0]
+    first = con.execute(f"{sql} LIMIT {PREVIEW_ROWS}", args).fetchall()
     return {
         "columns": names,
         "rows": [
@@ -90,50 +82,89 @@ def preview_operation(src_path, op: str, params: dict) -> dict:
         ],
         "rows_before": lay.n_rows,
         "rows_after": rows_after,
-        "cells_changed": int(changed or 0),
+        "cells_changed": _cells_changed(con, lay, plan),
     }
 
 
-def summarise(con, table: pa.Table, kinds: dict[str, str]) -> dict:
-    """{n_rows, n_cols, columns: [{name, kind, missing, unique}]} with exact unique counts."""
+def summarise(path) -> dict:
+    """{n_rows, n_cols, columns: [{name, kind, missing, unique}]} of a version, exact unique counts
+    (NaN and infinities count as missing). One query per column: DuckDB runs a lone distinct
+    count in parallel, several in one query it does not."""
+    lay = layout(path)
+    con = duck()
+    src = f"read_parquet({sql_path(path)})"
     columns = []
-    con.register("__new", table)
-    for name in table.column_names:
+    for name in lay.columns:
         col = ident(name)
-        value = f"(CASE WHEN isfinite({col}) THEN {col} END)" if kinds[name] == "float" else col
+        value = f"(CASE WHEN isfinite({col}) THEN {col} END)" if lay.is_float(name) else col
         missing, unique = con.execute(
-            f"SELECT count(*) - count({value}), count(DISTINCT {value}) FROM __new"
+            f"SELECT count(*) - count({value}), count(DISTINCT {value}) FROM {src}"
         ).fetchall()[0]
-        columns.append({"name": name, "kind": kinds[name], "missing": missing, "unique": unique})
-    con.unregister("__new")
-    return {"n_rows": table.num_rows, "n_cols": table.num_columns, "columns": columns}
+        columns.append(
+            {"name": name, "kind": lay.kinds[name], "missing": missing, "unique": unique}
+        )
+    return {"n_rows": lay.n_rows, "n_cols": len(lay.columns), "columns": columns}
 
 
-def _comparable(lay: Layout, plan: Plan, alias: str, name: str, origin: str, before=False) -> str:
-    """Compare as numbers when both sides are numbers, else as text when the kind changed."""
-    col = f"{alias}.{ident(origin if before else name)}"
-    old, new = lay.kinds[origin], plan.kinds[name]
+def _planned(con, src_path, op: str, params: dict) -> tuple[Layout, Plan, str, list]:
+    """(old layout, plan, SELECT __row and the new columns in row order, its parameters)."""
+    lay = layout(src_path)
+    normalised = validate_operation(op, params, lay.kinds)
+    con.execute(
+        "CREATE OR REPLACE TEMP VIEW src AS SELECT * EXCLUDE (file_row_number), "
+        f"file_row_number AS __row FROM read_parquet({sql_path(src_path)}, file_row_number = true)"
+    )
+    plan = REGISTRY[op].plan(Context(con, lay), normalised)
+    select = ", ".join(
+        f"{_typed(expr, plan.kinds[name])} AS {ident(name)}" for name, expr, _ in plan.columns
+    )
+    sql = f"SELECT __row, {select} FROM src"
+    if plan.where:
+        sql += f" WHERE {plan.where}"
+    if plan.qualify:
+        sql += f" QUALIFY {plan.qualify}"
+    if plan.reorders:  # scans, filters and projections keep file order by themselves
+        sql += " ORDER BY __row"
+    return lay, plan, sql, plan.select_params + plan.where_params
+
+
+def _typed(expr: str, kind: str) -> str:
+    """Store what ingest stores: int64, float64, timestamps, strings for every other kind."""
+    if kind == "datetime":
+        return expr
+    return f"CAST({expr} AS {_SQL_TYPES.get(kind, 'VARCHAR')})"
+
+
+def _cells_changed(con, lay: Layout, plan: Plan) -> int:
+    """Cells of kept rows whose value an expression changes (renames and row filters change none)."""
+    changed = [(n, e, o) for n, e, o in plan.columns if o is not None and e != ident(o)]
+    if not changed:
+        return 0
+    diffs = " + ".join(
+        f"count(*) FILTER (WHERE {_comparable(e, lay.kinds[o], plan.kinds[n])} "
+        f"IS DISTINCT FROM {_comparable(ident(o), lay.kinds[o], plan.kinds[n])})"
+        for n, e, o in changed
+    )
+    params = [p for n, _, _ in changed for p in plan.column_params.get(n, [])]
+    sql = f"SELECT {diffs} FROM src"
+    if plan.where:
+        sql += f" WHERE {plan.where}"
+        params += plan.where_params
+    return int(con.execute(sql, params).fetchall()[0][0] or 0)
+
+
+def _comparable(expr: str, old: str, new: str) -> str:
+    """Compare as numbers when both kinds are numbers, as text when the kind changed."""
     if old == new:
-        return col
+        return expr
     if {old, new} <= {"integer", "float"}:
-        return f"CAST({col} AS DOUBLE)"
-    return f"CAST({col} AS VARCHAR)"
+        return f"CAST({expr} AS DOUBLE)"
+    return f"CAST({expr} AS VARCHAR)"
 
 
-def _normalise_types(table: pa.Table, kinds: dict[str, str]) -> pa.Table:
-    """Store what ingest stores: int64, float64, timestamps, plain strings for everything else."""
-    fields = []
-    for f in table.schema:
-        kind = kinds[f.name]
-        if kind in _ARROW_TYPES:
-            fields.append(pa.field(f.name, _ARROW_TYPES[kind]))
-        elif kind == "datetime":
-            fields.append(
-                f if pa.types.is_timestamp(f.type) else pa.field(f.name, pa.timestamp("us"))
-            )
-        else:
-            fields.append(pa.field(f.name, pa.string()))
-    return table.cast(pa.schema(fields))
-
-
-__all__ = ["apply_operation", "invalid", "preview_operation", "summarise", "validate_operation"]
+def _fsync(path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
