@@ -18,6 +18,7 @@ from app.blueprints.datasets.table_query import (
     TableQuery,
     describe_filter,
 )
+from app.extensions import db
 from app.ml.explore import InvalidQuery
 
 MAX_TABLE_COLUMNS = 100  # a wider table is shown in part (filters and downloads still cover every column)
@@ -50,8 +51,6 @@ def header(dataset, version=None) -> dict:
 
 
 def home(user) -> list[dict]:
-    from app.extensions import db
-
     return [service.dataset_summary(d) for d in db.session.scalars(service.list_datasets(user))]
 
 
