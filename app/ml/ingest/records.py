@@ -263,31 +263,39 @@ def _stray_quote(repairer: Repairer, raw: list[str]) -> bool:
 
 
 def is_blank(fields: list[str]) -> bool:
-    return all(not c.strip() for c in fields)
+    """An empty line (a row of empty fields at full width is a row of missing values)."""
+    return not fields or (len(fields) == 1 and not fields[0].strip())
 
 
-def header_overlap(fields: list[str], header: list[str]) -> bool:
-    """A row that repeats most header names starts another table."""
-    names = {h.strip().lower() for h in header if h.strip() and h.strip() not in MISSING}
-    cells = [c.strip().lower() for c in fields if c.strip()]
-    if len(names) < 2 or len(cells) < 2:
-        return False
-    hits = sum(1 for c in cells if c in names)
-    return hits >= 0.6 * len(cells) and hits >= 0.5 * len(names)
+class HeaderEcho:
+    """Spots a row that repeats most header names: the start of another table."""
+
+    def __init__(self, header: list[str] | None):
+        self.names = {h.strip().lower() for h in header or [] if h.strip() and h.strip() not in MISSING}
+
+    def __call__(self, fields: list[str]) -> bool:
+        names = self.names
+        if len(names) < 2:
+            return False
+        # cheap test first: nearly every row fails here
+        if fields[0].strip().lower() not in names:
+            return False
+        cells = [c.strip().lower() for c in fields if c.strip()]
+        hits = sum(1 for c in cells if c in names)
+        return len(cells) >= 2 and hits >= 0.6 * len(cells) and hits >= 0.5 * len(names)
 
 
 def read_body(stream: RecordStream, repairer: Repairer, header: list[str] | None,
               repairs: Repairs, sink, notes: dict) -> None:
     """Feed every body record to `sink(fields)`, repairing or skipping bad ones."""
     width = repairer.width
+    echoes_header = HeaderEcho(header)
     trailing_bad: list[int] = []
     for record in stream:
         fields = record.fields
-        if not fields or is_blank(fields):
-            if fields:
-                notes["blank_rows"] = notes.get("blank_rows", 0) + 1
+        if is_blank(fields):
             continue
-        if header is not None and header_overlap(fields, header):
+        if echoes_header(fields):
             notes["second_table_line"] = record.line
             break
         raw = stream.raw_lines()
