@@ -70,8 +70,12 @@ class TextSource:
 
 def open_text(src_path: str, *, max_bytes: int, encoding: str | None = None,
               work_dir: str | None = None) -> TextSource:
-    """Unwrap, check and transcode `src_path`; the caller must `cleanup()` the result."""
-    work_dir = work_dir or os.path.dirname(os.path.abspath(src_path))
+    """Unwrap, check and transcode `src_path`; the caller must `cleanup()` the result.
+
+    Temporary files go to `work_dir` (the destination's folder for an upload), else the
+    system temporary folder: never next to a source that may be read-only or shared.
+    """
+    work_dir = work_dir or tempfile.gettempdir()
     temps: list[str] = []
     try:
         raw = _unwrap(src_path, max_bytes, work_dir, temps)
