@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from flask import Flask, current_app
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from app.errors import Conflict
 from app.extensions import db
@@ -64,7 +64,8 @@ def create_job(user, kind: str, request: dict, *, time_budget_s: float | None = 
                retry_of_id: int | None = None) -> Job:
     """A queued job (flushed, not committed): commit, then submit(job.id).
 
-    Raises DuplicateJob (409) when the same request is queued or running.
+    Raises DuplicateJob (409) when the same request is queued or running (a
+    lost race is caught by a unique index; the session is then rolled back).
     """
     registered(kind)
     duplicate = find_duplicate(user, kind, request)
@@ -76,7 +77,14 @@ def create_job(user, kind: str, request: dict, *, time_budget_s: float | None = 
         retry_of_id=retry_of_id,
     )
     db.session.add(job)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:  # an identical request won the race (unique while active)
+        db.session.rollback()
+        duplicate = find_duplicate(user, kind, request)
+        if duplicate is None:
+            raise
+        raise DuplicateJob(duplicate) from None
     return job
 
 

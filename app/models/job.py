@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -22,6 +22,7 @@ CANCELLED = "cancelled"
 STATUSES = (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)
 ACTIVE = (QUEUED, RUNNING)
 FINISHED = (SUCCEEDED, FAILED, CANCELLED)
+ACTIVE_SQL = "status IN ('queued', 'running')"
 
 INTERRUPTED = "interrupted"  # the error of a job whose process stopped beating
 
@@ -41,7 +42,13 @@ def empty_progress() -> dict:
 
 class Job(db.Model):
     __tablename__ = "jobs"
-    __table_args__ = (Index("ix_jobs_status_created_at", "status", "created_at"),)
+    __table_args__ = (
+        Index("ix_jobs_status_created_at", "status", "created_at"),
+        # One active job per request: two identical submissions racing past the
+        # duplicate check cannot both be queued.
+        Index("ux_jobs_active_request_key", "request_key", unique=True,
+              sqlite_where=text(ACTIVE_SQL), postgresql_where=text(ACTIVE_SQL)),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -49,7 +56,7 @@ class Job(db.Model):
     status: Mapped[str] = mapped_column(String(16), default=QUEUED)
     request: Mapped[dict] = mapped_column(JSON, default=dict)  # what was asked: retry replays it
     request_key: Mapped[str] = mapped_column(String(64), index=True)  # sha256 of kind+user+request
-    time_budget_s: Mapped[float | None] = mapped_column(default=None)  # from started_at
+    time_budget_s: Mapped[float | None] = mapped_column(Float, default=None)  # from started_at
     progress: Mapped[dict] = mapped_column(JSON, default=empty_progress)
     result: Mapped[dict | None] = mapped_column(JSON, default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)

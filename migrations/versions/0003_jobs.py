@@ -14,6 +14,8 @@ down_revision = '0002_datasets'
 branch_labels = None
 depends_on = None
 
+ACTIVE_SQL = "status IN ('queued', 'running')"
+
 
 def upgrade():
     op.create_table('jobs',
@@ -45,10 +47,15 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_jobs_user_id'), ['user_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_jobs_request_key'), ['request_key'], unique=False)
         batch_op.create_index('ix_jobs_status_created_at', ['status', 'created_at'], unique=False)
+        batch_op.create_index(
+            'ux_jobs_active_request_key', ['request_key'], unique=True,
+            sqlite_where=sa.text(ACTIVE_SQL), postgresql_where=sa.text(ACTIVE_SQL),
+        )
 
 
 def downgrade():
     with op.batch_alter_table('jobs', schema=None) as batch_op:
+        batch_op.drop_index('ux_jobs_active_request_key')
         batch_op.drop_index('ix_jobs_status_created_at')
         batch_op.drop_index(batch_op.f('ix_jobs_request_key'))
         batch_op.drop_index(batch_op.f('ix_jobs_user_id'))

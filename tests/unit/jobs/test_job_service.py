@@ -133,3 +133,23 @@ def test_app_start_recovers_jobs_a_previous_server_left_running(make_job, make_c
         assert db.session.get(Job, job_id).status == "failed"
         db.session.remove()
         db.engine.dispose()
+
+
+def test_a_racing_identical_submission_is_409_too(app, user_id, monkeypatch):
+    """Both passed the duplicate check: the unique index on active requests decides."""
+    from app.jobs import service
+
+    real_find = service.find_duplicate
+    calls = []
+
+    def racing_find(*args):
+        calls.append(args)
+        return None if len(calls) == 1 else real_find(*args)  # the first check saw nothing
+
+    with app.app_context():
+        first = create_job(user_id, "unit_echo", {"a": 1})
+        db.session.commit()
+        monkeypatch.setattr(service, "find_duplicate", racing_find)
+        with pytest.raises(DuplicateJob) as info:
+            create_job(user_id, "unit_echo", {"a": 1})
+        assert info.value.errors == {"job_id": first.id} and len(calls) == 2
