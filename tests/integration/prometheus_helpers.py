@@ -398,6 +398,59 @@ def rule_groups() -> dict[str, list[dict]]:
     }
 
 
+def monitoring_exprs(*, dashboards: bool = True, rules: bool = True) -> list[tuple[str, str]]:
+    """(where, PromQL) for every dashboard target and rule expression, Grafana variables substituted."""
+    found = []
+    if dashboards:
+        found += [
+            (f"{name}: {title}", substitute_grafana_variables(expr))
+            for name, dashboard in load_dashboards().items()
+            for title, expr in dashboard_exprs(dashboard)
+        ]
+    if rules:
+        found += [
+            (f"{name}: {rule.get('record') or rule.get('alert')}", rule["expr"])
+            for name, rules_ in rule_groups().items()
+            for rule in rules_
+        ]
+    return found
+
+
+def used_metric_names(*, dashboards: bool = True, rules: bool = True) -> dict[str, list[str]]:
+    """Every metric name the dashboards (queries and variables) and rules use -> where."""
+    used: dict[str, list[str]] = {}
+    for where, expr in monitoring_exprs(dashboards=dashboards, rules=rules):
+        for name in promql_metric_names(expr):
+            used.setdefault(name, []).append(where)
+    for name, dashboard in load_dashboards().items() if dashboards else ():
+        for variable in dashboard.get("templating", {}).get("list", []):
+            query = variable.get("query")
+            query = query.get("query", "") if isinstance(query, dict) else query or ""
+            names = variable_query_metric_names(query)
+            if not names:
+                raise ValueError(f"{name}: cannot read the variable query {query!r}")
+            for metric in names:
+                used.setdefault(metric, []).append(f"{name}: ${variable['name']}")
+    return used
+
+
+def refused_queries(prom: Prometheus, exprs: list[tuple[str, str]] | None = None) -> list[str]:
+    """The expressions (default: every dashboard and rule one) that Prometheus refuses, with why."""
+    refused = []
+    for where, expr in monitoring_exprs() if exprs is None else exprs:
+        try:
+            prom.query(expr)
+        except PromQLError as exc:
+            refused.append(f"{where}: {exc}")
+    return refused
+
+
+def unknown_metric_names(known: set[str], **which: bool) -> list[str]:
+    """Names used by dashboards/rules that are not in `known` (e.g. prom.metric_names()), with where."""
+    return [f"{name} ({', '.join(where)})" for name, where in sorted(used_metric_names(**which).items())
+            if name not in known]
+
+
 # --- The app's metric names ------------------------------------------------------------------
 
 _SUFFIXES = {
