@@ -20,32 +20,34 @@ from pathlib import Path
 
 import pytest
 import yaml
+from monitoring_queries import (
+    app_metric_names,
+    dashboard_exprs,
+    iter_panels,
+    load_dashboards,
+    monitoring_exprs,
+    promql_metric_names,
+    refused_queries,
+    rule_groups,
+    substitute_grafana_variables,
+    unknown_metric_names,
+    used_metric_names,
+)
 from prometheus_helpers import (
     ALERTMANAGER_DIR,
     ALERTMANAGER_EXAMPLE_ENV,
     GRAFANA_DIR,
     PROMETHEUS_DIR,
     PromQLError,
-    app_metric_names,
-    dashboard_exprs,
     free_port,
     http_get,
-    iter_panels,
-    load_dashboards,
-    monitoring_exprs,
     prometheus_config_dir,
-    promql_metric_names,
-    refused_queries,
     render_alertmanager,
     require_tool,
-    rule_groups,
     run_tool,
     serve_wsgi,
     start_node_exporter,
     start_prometheus,
-    substitute_grafana_variables,
-    unknown_metric_names,
-    used_metric_names,
 )
 
 REQUIRED_ALERTS = {
