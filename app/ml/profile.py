@@ -26,7 +26,8 @@ def profile_dataset(path: str | os.PathLike) -> dict:
     con = duck()
     src = f"read_parquet({sql_path(path)})"
     n_rows = lay.n_rows
-    numeric = [c for c in lay.columns if lay.is_number(c)]
+    # An id stored as int64 codes is a number to sort and range over, not to correlate.
+    numeric = [c for c in lay.columns if lay.is_number(c) and lay.kinds[c] != "id"]
     sorted_kinds = [c for c in lay.columns if lay.is_number(c) or lay.is_temporal(c)]
     # numpy and pyarrow release the GIL: number columns and correlations run beside DuckDB.
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:

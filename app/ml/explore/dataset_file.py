@@ -66,6 +66,9 @@ class Layout:
         types = {c: _KIND_TYPES.get(k, pa.string()) for c, k in kinds.items()}
         return cls(tuple(kinds), dict(kinds), types, n_rows)
 
+    def is_integer(self, column: str) -> bool:
+        return pa.types.is_integer(self.types[column])
+
     def is_float(self, column: str) -> bool:
         return pa.types.is_floating(self.types[column])
 
@@ -76,6 +79,19 @@ class Layout:
     def is_temporal(self, column: str) -> bool:
         t = self.types[column]
         return pa.types.is_timestamp(t) or pa.types.is_date(t)
+
+    def is_string(self, column: str) -> bool:
+        return not (self.is_number(column) or self.is_temporal(column))
+
+    def sql_type(self, column: str) -> str | None:
+        """The DuckDB type a column is stored as (None for dates: they keep their own type).
+
+        Storage follows the Arrow type, not the kind: an `id` column may hold int64 codes."""
+        if self.is_integer(column):
+            return "BIGINT"
+        if self.is_float(column):
+            return "DOUBLE"
+        return None if self.is_temporal(column) else "VARCHAR"
 
 
 def kind_from_type(arrow_type: pa.DataType) -> str:

@@ -13,10 +13,10 @@ CAST_TARGETS = ("integer", "float", "boolean", "categorical", "text", "datetime"
 MAX_NAME = 200
 
 
-def _drop_columns_params(params, kinds):
+def _drop_columns_params(params, lay):
     P.only(params, {"columns"}, {"columns"})
-    names = P.columns(params, kinds)
-    if len(names) == len(kinds):
+    names = P.columns(params, lay)
+    if len(names) == len(lay.columns):
         raise invalid("columns", "A dataset needs at least one column; you cannot drop them all.")
     return {"columns": names}
 
@@ -29,7 +29,8 @@ def drop_columns(ctx: Context, p: dict) -> Plan:
     return plan
 
 
-def _rename_params(params, kinds):
+def _rename_params(params, lay):
+    kinds = lay.kinds
     P.only(params, {"mapping"}, {"mapping"})
     mapping = params["mapping"]
     if not isinstance(mapping, dict) or not mapping:
@@ -39,6 +40,8 @@ def _rename_params(params, kinds):
             raise invalid("mapping", f"Unknown column {old!r}.")
         if not isinstance(new, str) or not new.strip():
             raise invalid("mapping", f"The new name of {old!r} must be a non-empty text.")
+        if new == "__row":
+            raise invalid("mapping", "The name __row is reserved.")
         if len(new) > MAX_NAME or any(ord(ch) < 32 for ch in new):
             raise invalid(
                 "mapping", f"The new name of {old!r} is too long or holds control characters."
@@ -59,16 +62,15 @@ def rename_columns(ctx: Context, p: dict) -> Plan:
     return plan
 
 
-def _cast_params(params, kinds):
+def _cast_params(params, lay):
     P.only(params, {"column", "to", "on_invalid"}, {"column", "to"})
-    name = P.column(params, kinds)
+    name = P.column(params, lay)
     to = P.choice(params, "to", CAST_TARGETS)
-    src = kinds[name]
-    if src == "datetime" and to in ("integer", "float", "boolean"):
+    if lay.is_temporal(name) and to in ("integer", "float", "boolean"):
         raise invalid(
             "to", f"Dates cannot become {to} values; cast to text or extract parts instead."
         )
-    if src == "float" and to == "datetime":
+    if lay.is_float(name) and to == "datetime":
         raise invalid("to", "Decimal numbers cannot be read as dates.")
     return {"column": name, "to": to, "on_invalid": P.on_invalid(params)}
 
@@ -101,12 +103,12 @@ def cast(ctx: Context, p: dict) -> Plan:
     return plan
 
 
-def _parse_dates_params(params, kinds):
+def _parse_dates_params(params, lay):
     P.only(params, {"column", "format", "on_invalid"}, {"column"})
-    name = P.column(params, kinds)
-    if kinds[name] == "datetime":
+    name = P.column(params, lay)
+    if lay.is_temporal(name):
         raise invalid("column", f"Column {name!r} already holds dates.")
-    if kinds[name] == "float":
+    if lay.is_float(name):
         raise invalid("column", "Decimal numbers cannot be read as dates.")
     fmt = params.get("format")
     if fmt is not None and (not isinstance(fmt, str) or "%" not in fmt):

@@ -29,15 +29,21 @@ PREVIEW_ROWS = 20
 _SQL_TYPES = {"integer": "BIGINT", "float": "DOUBLE"}  # datetimes keep their timestamp type
 
 
-def validate_operation(op: str, params: dict, columns_and_kinds: dict) -> dict:
-    """Check an operation against the columns alone; return its normalised parameters."""
+def validate_operation(op: str, params: dict, columns_and_kinds: dict | Layout) -> dict:
+    """Check an operation against the columns alone; return its normalised parameters.
+
+    Given {column: kind}, storage types are assumed from the kinds (ingest's rule); given a
+    version's Layout, its real types are used (an `id` may be stored as int64)."""
+    lay = columns_and_kinds
+    if not isinstance(lay, Layout):
+        lay = Layout.from_kinds(dict(columns_and_kinds))
     spec = REGISTRY.get(op)
     if spec is None:
         raise InvalidOperation(
             f"Unknown operation {op!r}.",
             {"op": [f"Must be one of: {', '.join(sorted(REGISTRY))}."]},
         )
-    return spec.validate(params if params is not None else {}, dict(columns_and_kinds))
+    return spec.validate(params if params is not None else {}, lay)
 
 
 def apply_operation(src_path, dest_path, op: str, params: dict) -> dict:
@@ -109,14 +115,15 @@ def summarise(path) -> dict:
 def _planned(con, src_path, op: str, params: dict) -> tuple[Layout, Plan, str, list]:
     """(old layout, plan, SELECT __row and the new columns in row order, its parameters)."""
     lay = layout(src_path)
-    normalised = validate_operation(op, params, lay.kinds)
+    normalised = validate_operation(op, params, lay)
     con.execute(
         "CREATE OR REPLACE TEMP VIEW src AS SELECT * EXCLUDE (file_row_number), "
         f"file_row_number AS __row FROM read_parquet({sql_path(src_path)}, file_row_number = true)"
     )
     plan = REGISTRY[op].plan(Context(con, lay), normalised)
     select = ", ".join(
-        f"{_typed(expr, plan.kinds[name])} AS {ident(name)}" for name, expr, _ in plan.columns
+        f"{_typed(lay, plan, name, expr, origin)} AS {ident(name)}"
+        for name, expr, origin in plan.columns
     )
     sql = f"SELECT __row, {select} FROM src"
     if plan.where:
@@ -128,11 +135,18 @@ def _planned(con, src_path, op: str, params: dict) -> tuple[Layout, Plan, str, l
     return lay, plan, sql, plan.select_params + plan.where_params
 
 
-def _typed(expr: str, kind: str) -> str:
-    """Store what ingest stores: int64, float64, timestamps, strings for every other kind."""
-    if kind == "datetime":
-        return expr
-    return f"CAST({expr} AS {_SQL_TYPES.get(kind, 'VARCHAR')})"
+def _typed(lay: Layout, plan: Plan, name: str, expr: str, origin: str | None) -> str:
+    """Store what ingest stores: a column keeping its kind keeps its storage type; a new kind
+    is stored as int64, float64, timestamps, or strings for the text-like kinds."""
+    if origin is not None and plan.kinds[name] == lay.kinds[origin]:
+        if expr == ident(origin):
+            return expr
+        sql_type = lay.sql_type(origin)
+    else:
+        sql_type = (
+            None if plan.kinds[name] == "datetime" else _SQL_TYPES.get(plan.kinds[name], "VARCHAR")
+        )
+    return expr if sql_type is None else f"CAST({expr} AS {sql_type})"
 
 
 def _cells_changed(con, lay: Layout, plan: Plan) -> int:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+from app.ml.explore.dataset_file import Layout
 from app.ml.operations.registry import invalid
 
 STRING_KINDS = frozenset({"boolean", "categorical", "text", "id"})
@@ -20,19 +23,20 @@ def only(params: dict, allowed: set[str], required: set[str] = frozenset()) -> N
             raise invalid(key, f"Missing parameter {key!r}.")
 
 
-def column(params: dict, kinds: dict, key: str = "column") -> str:
+def column(params: dict, lay: Layout, key: str = "column") -> str:
     name = params.get(key)
     if not isinstance(name, str):
         raise invalid(key, "Give one column name.")
-    if name not in kinds:
+    if name not in lay.kinds:
         raise invalid(key, f"Unknown column {name!r}.")
     return name
 
 
 def columns(
-    params: dict, kinds: dict, key: str = "columns", *, optional: bool = False
+    params: dict, lay: Layout, key: str = "columns", *, optional: bool = False
 ) -> list[str]:
     """A non-empty list of distinct known columns; all columns when optional and absent."""
+    kinds = lay.kinds
     names = params.get(key)
     if names is None and optional:
         return list(kinds)
@@ -61,11 +65,11 @@ def on_invalid(params: dict) -> str:
     return choice(params, "on_invalid", ("refuse", "missing"), "refuse")
 
 
-def typed_value(value, kind: str, key: str, column_name: str):
-    """A user-given cell value checked against a column kind (None means missing)."""
+def typed_value(value, lay: Layout, column_name: str, key: str):
+    """A user-given cell value checked against how the column is stored (None means missing)."""
     if value is None:
         return None
-    if kind in NUMBER_KINDS:
+    if lay.is_number(column_name):
         number = value
         if isinstance(value, str):
             try:
@@ -74,16 +78,14 @@ def typed_value(value, kind: str, key: str, column_name: str):
                 number = None
         if isinstance(number, bool) or not isinstance(number, (int, float)) or number != number:
             raise invalid(key, f"Column {column_name!r} holds numbers; {value!r} is not a number.")
-        if kind == "integer":
+        if lay.is_integer(column_name):
             if float(number) != int(number):
                 raise invalid(
                     key, f"Column {column_name!r} holds whole numbers; {value!r} is not one."
                 )
             return int(number)
         return float(number)
-    if kind == "datetime":
-        import datetime as dt
-
+    if lay.is_temporal(column_name):
         try:
             return dt.datetime.fromisoformat(str(value).strip())
         except ValueError:

@@ -1,6 +1,7 @@
 """The operation registry: name -> (validator, planner), and the Plan a planner returns.
 
-A validator checks the parameters against the columns and kinds alone (no data) and returns
+A validator checks the parameters against the columns, kinds and storage types alone (no data,
+a Layout) and returns
 them normalised; a planner turns them into a Plan — the SQL select that produces the new
 version from the view `src` (the old version plus `__row`, its 0-based row position) — after
 any check that needs the data. Nothing is written until a plan exists, so an invalid
@@ -51,7 +52,7 @@ class Context:
     layout: Layout
 
 
-Validator = Callable[[dict, dict[str, str]], dict]
+Validator = Callable[[dict, Layout], dict]
 Planner = Callable[[Context, dict], Plan]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.ml.explore.dataset_file import Layout, ident
+from app.ml.explore.dataset_file import ident
 from app.ml.explore.errors import InvalidQuery
 from app.ml.explore.predicates import OPERATORS, VALUELESS, coerce_value, predicate_sql, value_sql
 from app.ml.operations import params as P
@@ -11,9 +11,9 @@ from app.ml.operations.registry import Context, Plan, invalid, register
 MAX_ROW_NUMBERS = 100_000
 
 
-def _columns_optional(params, kinds):
+def _columns_optional(params, lay):
     P.only(params, {"columns"})
-    return {"columns": P.columns(params, kinds, optional=True)}
+    return {"columns": P.columns(params, lay, optional=True)}
 
 
 @register("drop_missing", _columns_optional)
@@ -34,7 +34,7 @@ def drop_duplicates(ctx: Context, p: dict) -> Plan:
     return plan
 
 
-def _drop_rows_params(params, kinds):
+def _drop_rows_params(params, lay):
     P.only(params, {"row_numbers"}, {"row_numbers"})
     rows = params["row_numbers"]
     if (
@@ -65,14 +65,14 @@ def drop_rows(ctx: Context, p: dict) -> Plan:
     return plan
 
 
-def _filter_params(params, kinds):
+def _filter_params(params, lay):
     P.only(params, {"column", "operator", "value"}, {"column", "operator"})
-    name = P.column(params, kinds)
+    name = P.column(params, lay)
     op = P.choice(params, "operator", OPERATORS)
     if op in VALUELESS and params.get("value") is not None:
         raise invalid("value", f"The operator {op} takes no value.")
     try:
-        value = coerce_value(Layout.from_kinds(kinds), name, op, params.get("value"))
+        value = coerce_value(lay, name, op, params.get("value"))
     except InvalidQuery as err:
         raise invalid("value", err.message) from None
     return {"column": name, "operator": op, "value": value}

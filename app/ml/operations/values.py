@@ -13,20 +13,20 @@ from app.ml.operations.registry import Context, Plan, invalid, register
 STRATEGIES = ("constant", "mean", "median", "mode")
 
 
-def _fill_params(params, kinds):
+def _fill_params(params, lay):
     P.only(params, {"columns", "strategy", "value"}, {"columns", "strategy"})
-    names = P.columns(params, kinds)
+    names = P.columns(params, lay)
     strategy = P.choice(params, "strategy", STRATEGIES)
     value = None
     if strategy == "constant":
         if params.get("value") is None:
             raise invalid("value", "The constant strategy needs a value.")
-        value = {n: P.typed_value(params["value"], kinds[n], "value", n) for n in names}
+        value = {n: P.typed_value(params["value"], lay, n, "value") for n in names}
     elif strategy in ("mean", "median"):
-        wrong = [n for n in names if kinds[n] not in P.NUMBER_KINDS]
+        wrong = [n for n in names if not lay.is_number(n)]
         if wrong:
             raise invalid(
-                "strategy", f"The {strategy} needs numbers; {wrong[0]!r} is {kinds[wrong[0]]}."
+                "strategy", f"The {strategy} needs numbers; {wrong[0]!r} is {lay.kinds[wrong[0]]}."
             )
     elif params.get("value") is not None:
         raise invalid("value", f"The {strategy} strategy takes no value.")
@@ -62,20 +62,19 @@ def _statistic(ctx: Context, name: str, strategy: str):
     agg = "avg" if strategy == "mean" else "quantile_cont"
     arg = f"{v}, 0.5" if strategy == "median" else v
     value = ctx.con.execute(f"SELECT {agg}({arg}) FROM src").fetchall()[0][0]
-    if value is not None and ctx.layout.kinds[name] == "integer":
+    if value is not None and ctx.layout.is_integer(name):
         value = math.floor(value + 0.5)  # half up, not Python's half-to-even
     return value
 
 
-def _replace_params(params, kinds):
+def _replace_params(params, lay):
     P.only(params, {"column", "mapping"}, {"column", "mapping"})
-    name = P.column(params, kinds)
+    name = P.column(params, lay)
     mapping = params["mapping"]
     if not isinstance(mapping, dict) or not mapping:
         raise invalid("mapping", "Give an object {old value: new value}.")
-    kind = kinds[name]
     pairs = [
-        (P.typed_value(old, kind, "mapping", name), P.typed_value(new, kind, "mapping", name))
+        (P.typed_value(old, lay, name, "mapping"), P.typed_value(new, lay, name, "mapping"))
         for old, new in mapping.items()
     ]
     return {"column": name, "pairs": pairs}
@@ -91,20 +90,23 @@ def replace_values(ctx: Context, p: dict) -> Plan:
         whens.append(f"WHEN {col} = ? THEN ?")
         args.extend([old, new])
     plan = Plan.keep_all(ctx.layout)
-    cast_to = {"integer": "BIGINT", "float": "DOUBLE", "datetime": "TIMESTAMP"}.get(
-        ctx.layout.kinds[name], "VARCHAR"
+    cast_to = (
+        ctx.layout.sql_type(name)
+        or ctx.con.execute(f"SELECT typeof({col}) FROM src LIMIT 1").fetchall()[0][0]
     )
     plan.replace(name, f"CAST(CASE {' '.join(whens)} ELSE {col} END AS {cast_to})", args)
     return plan
 
 
-def _trim_params(params, kinds):
+def _trim_params(params, lay):
     P.only(params, {"columns"})
-    text = [n for n, k in kinds.items() if k in P.STRING_KINDS]
-    names = P.columns(params, kinds, optional=True) if "columns" in params else text
-    wrong = [n for n in names if kinds[n] not in P.STRING_KINDS]
+    text = [n for n in lay.columns if lay.is_string(n)]
+    names = P.columns(params, lay, optional=True) if "columns" in params else text
+    wrong = [n for n in names if not lay.is_string(n)]
     if wrong:
-        raise invalid("columns", f"Only text can be trimmed; {wrong[0]!r} is {kinds[wrong[0]]}.")
+        raise invalid(
+            "columns", f"Only text can be trimmed; {wrong[0]!r} is {lay.kinds[wrong[0]]}."
+        )
     if not names:
         raise invalid("columns", "This dataset has no text column to trim.")
     return {"columns": names}

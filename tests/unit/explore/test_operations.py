@@ -3,6 +3,7 @@
 import datetime as dt
 import os
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -329,3 +330,21 @@ def test_row_order_survives_parallel_scans(tmp_path):
         summary = apply_operation(src, dest, op, params)
         assert pq.read_table(dest).column("n").to_pylist() == expected, op
         assert summary["n_rows"] == len(expected)
+
+
+def test_integer_id_keeps_its_storage_type(make_version, apply):
+    """Ingest stores an id of integer codes as int64: operations keep it so."""
+    path = make_version(
+        {"code": list(range(100, 125)), "v": [1.0] * 24 + [None]},
+        {"code": "id", "v": "float"},
+        types={"code": pa.int64()},
+    )
+    _, data, kinds = apply(path, "replace_values", {"column": "code", "mapping": {"100": 99}})
+    assert data["code"][:2] == [99, 101] and kinds["code"] == "id"
+    table = pq.read_table(path.parent / "out-replace_values.parquet")
+    assert str(table.schema.field("code").type) == "int64"
+    apply(path, "fill_missing", {"columns": ["v"], "strategy": "constant", "value": 0})
+    table = pq.read_table(path.parent / "out-fill_missing.parquet")
+    assert str(table.schema.field("code").type) == "int64"
+    _, data, _ = apply(path, "filter_rows", {"column": "code", "operator": ">", "value": "120"})
+    assert data["code"] == [121, 122, 123, 124]

@@ -130,3 +130,21 @@ def test_empty_and_tiny_files(make_version):
     path = make_version({"d": [dt.datetime(2020, 1, 1)]}, {"d": "datetime"})
     p = profile_dataset(path)
     assert by_name(p)["d"]["histogram"]["counts"] == [1]
+
+
+def test_integer_id_is_not_correlated(make_version):
+    import pyarrow as pa
+
+    path = make_version(
+        {
+            "code": list(range(30)),
+            "x": [float(i % 5) for i in range(30)],
+            "y": [i % 3 for i in range(30)],
+        },
+        {"code": "id", "x": "float", "y": "integer"},
+        types={"code": pa.int64()},
+    )
+    p = profile_dataset(path)
+    assert p["correlations"]["columns"] == ["x", "y"]
+    assert by_name(p)["code"]["unique"] == 30 and by_name(p)["code"]["stats"]["max"] == 29
+    assert "id_like" in codes(p, "code")
