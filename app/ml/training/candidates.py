@@ -20,9 +20,10 @@ from app.ml.training.preprocessing import build_preprocessor
 LARGE_SEARCH_ROWS = 8_000
 # Below this many training rows a fit runs on one thread.
 PARALLEL_MIN_ROWS = 10_000
-# Defaults are tried strongest-first so a short budget still reaches the usual winners.
-DEFAULT_ORDER = ("hist_gradient_boosting", "random_forest", "extra_trees", "logistic_regression",
-                 "ridge", "decision_tree")
+# Defaults: the usual winner first, then the cheap linear model and tree (a full leaderboard
+# even when big data makes each forest fold slow), then the forests.
+DEFAULT_ORDER = ("hist_gradient_boosting", "logistic_regression", "ridge", "decision_tree",
+                 "random_forest", "extra_trees")
 
 
 @dataclass
@@ -39,6 +40,7 @@ class Candidate:
     error: str | None = None
     oof: np.ndarray | None = None
     save_s: float = 0.0  # estimated seconds to save a model like this one
+    iterations: list = field(default_factory=list)  # boosting rounds early stopping chose
 
     @property
     def name(self) -> str:
@@ -46,9 +48,13 @@ class Candidate:
 
 
 def threads_for(n_rows: int) -> int:
-    """Threads worth using for a fit: on small data, thread start-up and OpenMP spinning on a
-    shared machine cost more than they save (measured: HGB 0.14 s on 1 thread, 0.8 s on 2)."""
+    """joblib threads worth using for a forest fit: on small data start-up costs more."""
     return 1 if n_rows < PARALLEL_MIN_ROWS else FOREST_JOBS
+
+
+# OpenMP/BLAS threads: always one. On the shared 2-core machine OpenMP spin-waiting made
+# HGB 2-6x slower with 2 threads (0.8 s vs 0.14 s on 455 rows; worse on 80k rows).
+OPENMP_THREADS = 1
 
 
 def make_pipeline(family: Family, params: dict, seed: int, kinds: dict, cardinality: dict,
@@ -60,8 +66,8 @@ def make_pipeline(family: Family, params: dict, seed: int, kinds: dict, cardinal
 
 
 def fit_limited(model, X, y):
-    """Fit with OpenMP/BLAS threads capped the same way as joblib threads."""
-    with threadpool_limits(threads_for(len(X))):
+    """Fit with OpenMP/BLAS threads capped (see OPENMP_THREADS)."""
+    with threadpool_limits(OPENMP_THREADS):
         return model.fit(X, y)
 
 
@@ -156,7 +162,7 @@ def cross_validate(cand: Candidate, pipeline: Pipeline, X: pd.DataFrame, y: np.n
             cand.status, cand.error = "skipped", "stopped: out of time"
             return
         model = clone(pipeline)
-        with threadpool_limits(threads_for(len(train_idx))):
+        with threadpool_limits(OPENMP_THREADS):
             started = time.perf_counter()
             model.fit(X.iloc[train_idx], y[train_idx])
             spent.append(time.perf_counter() - started)
@@ -165,6 +171,8 @@ def cross_validate(cand: Candidate, pipeline: Pipeline, X: pd.DataFrame, y: np.n
             else:
                 oof[valid_idx] = model.predict(X.iloc[valid_idx])
         cand.save_s = max(cand.save_s, save_seconds(model))
+        if hasattr(model[-1], "n_iter_"):
+            cand.iterations.append(int(np.max(model[-1].n_iter_)))
     if task == "classification":
         cand.cv_metrics = classification_metrics(y, oof, classes)
     else:

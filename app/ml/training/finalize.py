@@ -7,7 +7,7 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from app.ml.training.candidates import fit_limited, make_pipeline, threads_for
+from app.ml.training.candidates import OPENMP_THREADS, fit_limited, make_pipeline
 from app.ml.training.costs import save_seconds
 from app.ml.training.ensemble import MIN_GAIN, select_weights
 from app.ml.training.families import ENSEMBLE
@@ -19,30 +19,44 @@ from app.ml.training.transformers import WeightedEnsemble
 INPUT_EXAMPLE_ROWS = 5
 
 
+# The refit of a model is assumed to cost this much more per row than its CV folds did.
+REFIT_SAFETY = 1.5
+
+
 def _refit_rows(cand, n_dev: int, n_fold_rows: float, n_folds: int, seconds: float) -> int:
     """How many training rows the refit can afford in `seconds` (at least one fold's worth)."""
-    per_row = max(cand.fit_time_s / n_folds, 1e-3) / max(n_fold_rows, 1)
+    per_row = REFIT_SAFETY * max(cand.fit_time_s / n_folds, 1e-3) / max(n_fold_rows, 1)
     return int(np.clip(seconds / per_row, min(n_fold_rows, n_dev), n_dev))
 
 
-def _refit(ranked, data, request, prep, cardinality, task, clock, should_stop, progress):
+def _refit(ranked, data, request, prep, cardinality, task, clock, should_stop, progress,
+           keep_for_later: float):
+    """Refit each family's best on as many dev rows as its share of the time left affords.
+
+    The best family gets half of what is left; the others share the rest. A family that
+    cannot even refit on one fold's worth of rows in time is dropped (never the best).
+    """
     X_dev, y_dev, _, _, X_search, _, folds = data
     n_fold_rows = len(X_search) * (len(folds) - 1) / len(folds)
     kept: dict[str, KeptModel] = {}
     for i, cand in enumerate(ranked):
         if should_stop():
             break
-        left = clock.deadline - clock.now() - 0.5 * len(ranked)
-        rows = _refit_rows(cand, len(X_dev), n_fold_rows, len(folds), left / (len(ranked) - i) * 0.8)
-        estimate = cand.fit_time_s / len(folds) * rows / n_fold_rows
+        left = clock.deadline - clock.now() - keep_for_later
+        share = 0.5 if i == 0 else 1.0 / (len(ranked) - i)
+        rows = _refit_rows(cand, len(X_dev), n_fold_rows, len(folds), left * share)
+        estimate = REFIT_SAFETY * cand.fit_time_s / len(folds) * rows / n_fold_rows
         if kept and estimate > left:
-            continue  # the best family is always refitted; others only when they fit in time
+            continue
         progress.update(message=f"Refitting {cand.family.label.lower()}")
         Xr, yr = X_dev, y_dev
         if rows < len(X_dev):
             Xr, yr = X_dev.iloc[:rows], y_dev[:rows]  # dev rows are already shuffled
         pipe = make_pipeline(cand.family, cand.params, request.seed, prep.features,
                              cardinality, task, rows)
+        if cand.family.style == "hgb" and cand.iterations:  # rounds CV chose: predictable cost
+            pipe.set_params(model__max_iter=max(10, int(np.mean(cand.iterations) * 1.1)),
+                            model__early_stopping=False)
         started = time.perf_counter()
         fit_limited(pipe, Xr, yr)
         kept[cand.family.name] = KeptModel(
@@ -89,14 +103,16 @@ def finalize(*, best, task, metric, prep, request, data, classes, cardinality, c
     X_dev, y_dev, X_test, y_test, _X_search, y_search, _folds = data
     greater = metric not in LOWER_IS_BETTER
     ranked = sorted(best.values(), key=lambda c: -c.cv_score)
-    kept = _refit(ranked, data, request, prep, cardinality, task, clock, should_stop, progress)
+    later = 1.0 + 0.3 * len(ranked) + (1.5 * ranked[0].save_s if tracker else 0.0)
+    kept = _refit(ranked, data, request, prep, cardinality, task, clock, should_stop, progress,
+                  later)
     ens = _ensemble(kept, best, y_search, task, metric, classes)
     if ens is not None:
         kept[ENSEMBLE] = ens
     base = baseline_metrics(task, y_dev, y_test, classes)
     order = sorted(kept.values(), key=lambda m: -m.cv_score)
     progress.update(message="Measuring on the held-out rows")
-    with threadpool_limits(threads_for(len(X_test))):
+    with threadpool_limits(OPENMP_THREADS):
         _evaluate(order, X_test, y_test, task, metric, classes, base, request.seed, clock)
     example = X_dev.head(INPUT_EXAMPLE_ROWS)
     result = SearchResult(

@@ -20,8 +20,11 @@ from app.ml.training.progress import ProgressReporter
 from app.ml.training.request import SearchRequest, SearchResult, natural
 
 # Rows used for the search itself grow with the budget; the final refit may use more.
-ROWS_PER_BUDGET_SECOND = 400
-MIN_SEARCH_ROWS, MAX_SEARCH_ROWS = 3_000, 30_000
+# (60 s -> 9,000 rows: a default forest or boosting fold then takes ~1-3 s on 2 busy cores).
+ROWS_PER_BUDGET_SECOND = 150
+MIN_SEARCH_ROWS, MAX_SEARCH_ROWS = 2_000, 30_000
+# Rows for the rescue candidate when nothing finished in time (a cheap model on a sample).
+RESCUE_ROWS = 2_000
 # Share of the budget always left for refitting, reporting and logging the kept models.
 MIN_FINAL_SHARE, MAX_FINAL_SHARE = 0.25, 0.6
 
@@ -166,6 +169,15 @@ def run_search(df: pd.DataFrame, kinds: dict, request: SearchRequest, *,
             top = max(best.values(), key=lambda c: c.cv_score, default=None)
             progress.update(candidates_done=len(candidates),
                             best_score=natural(top.cv_score, metric, greater) if top else None)
+        if not best and not should_stop():
+            rescue = _rescue(len(candidates), families, request, prep, cardinality, task,
+                             metric, classes, X_search, y_search, should_stop)
+            if rescue is not None:
+                candidates.append(rescue)
+                if rescue.status == "ok":
+                    best[rescue.family.name] = rescue
+                    X_search, y_search = X_search.iloc[:RESCUE_ROWS], y_search[:RESCUE_ROWS]
+                    folds = _folds(y_search, task, request.seed)
         if not best:
             errors = {c.name: c.error for c in candidates if c.error}
             if tracker:
@@ -186,6 +198,24 @@ def run_search(df: pd.DataFrame, kinds: dict, request: SearchRequest, *,
         progress.update(message="Done")
         progress.send(fraction=1.0)
     return result
+
+
+def _rescue(index, families, request, prep, cardinality, task, metric, classes, X, y, should_stop):
+    """Nothing finished in time: cross-validate the cheapest family on a small sample, so the
+    job still ends with a model (the busy-machine case, or a budget far too small)."""
+    cheap = [f for f in families if f.style != "hgb"] or families
+    family = min(cheap, key=lambda f: {"decision_tree": 0, "logistic_regression": 1,
+                                       "ridge": 1}.get(f.name, 2))
+    Xr, yr = X.iloc[:RESCUE_ROWS].reset_index(drop=True), y[:RESCUE_ROWS]
+    cand = Candidate(index, family, dict(family.defaults))
+    try:
+        pipe = make_pipeline(family, cand.params, request.seed, prep.features, cardinality,
+                             task, len(Xr))
+        cross_validate(cand, pipe, Xr, yr, _folds(yr, task, request.seed), task, metric,
+                       classes, lambda *_: not should_stop())
+    except Exception as exc:
+        cand.status, cand.error = "failed", f"{type(exc).__name__}: {exc}"[:500]
+    return cand
 
 
 def _cancel(tracker, parent):

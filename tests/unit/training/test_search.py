@@ -120,3 +120,11 @@ def test_request_fields_are_bounded(frame, kinds):
     with pytest.raises(TrainingRejected) as err:
         _search(frame, kinds, time_budget_s=1, metric="r2", families=["svm"])
     assert set(err.value.errors) == {"time_budget_s", "metric", "models"}
+
+
+def test_when_nothing_finishes_in_time_a_cheap_rescue_model_is_kept(frame, kinds):
+    clock = FakeClock(step=4.0)  # every reading jumps past the search's end
+    result, _ = _search(frame, kinds, now=clock, time_budget_s=5, max_candidates=None,
+                        families=None)
+    assert result.models
+    assert result.candidates[-1]["family"] == "decision_tree"
