@@ -29,15 +29,22 @@ _KIND_TYPES = {"integer": pa.int64(), "float": pa.float64(), "datetime": pa.time
 
 _duck_lock = threading.Lock()
 _duck: duckdb.DuckDBPyConnection | None = None
+_duck_pid = 0
 
 
 def duck() -> duckdb.DuckDBPyConnection:
-    """A cursor on one shared in-memory DuckDB (thread-safe: each call gets its own cursor)."""
-    global _duck
+    """A cursor on this process's in-memory DuckDB (thread-safe: each call gets its own cursor).
+
+    Made on first use and again after a fork (a DuckDB instance must not cross processes);
+    large sorts spill to the system temporary directory, not to the working directory."""
+    global _duck, _duck_pid
     with _duck_lock:
-        if _duck is None:
+        if _duck is None or _duck_pid != os.getpid():
             _duck = duckdb.connect(":memory:")
+            _duck_pid = os.getpid()
             _duck.execute("SET parquet_metadata_cache = true")
+            spill = Path(tempfile.gettempdir()) / f"csv-analyzer-duckdb-{_duck_pid}"
+            _duck.execute(f"SET temp_directory = {sql_path(spill)}")
         return _duck.cursor()
 
 

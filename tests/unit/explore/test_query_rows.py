@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.ml.explore import DatasetFileMissing, InvalidQuery, query_rows
+from app.ml.explore import DatasetFileMissing, InvalidQuery, query_rows, read_kinds
 
 
 def col(result, name):
@@ -143,3 +143,20 @@ def test_missing_file_is_404(tmp_path):
     with pytest.raises(DatasetFileMissing) as err:
         query_rows(tmp_path / "gone.parquet")
     assert err.value.status == 404
+
+
+def test_write_version_is_atomic_and_keeps_kinds(tmp_path):
+    import pyarrow as pa
+
+    from app.ml.explore.dataset_file import write_version
+
+    dest = tmp_path / "v2.parquet"
+    write_version(
+        pa.table({"a": [1, 2], "b": ["x", None]}), {"a": "integer", "b": "categorical"}, dest
+    )
+    assert read_kinds(dest) == {"a": "integer", "b": "categorical"}
+    assert query_rows(dest)["rows"] == [
+        {"a": 1, "b": "x", "_row": 0},
+        {"a": 2, "b": None, "_row": 1},
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v2.parquet"]
