@@ -24,6 +24,10 @@ _GROUP_COMMA = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _AMBIGUOUS = re.compile(r"^[+-]?\d{1,3}[.,]\d{3}$")
 
 
+PROFILE_ROWS = 400
+TYPED_ROWS = 150
+
+
 @dataclass
 class Layout:
     width: int
@@ -41,20 +45,21 @@ def detect_layout(records: list[list[str]], header: bool | None = None) -> Layou
     while start < len(records) - 1 and _is_preamble(records[start], width):
         start += 1
     body_from = start + 1
+    typed = _typed_columns(records[start + 1:], width)
     if header is False:
         n_header = 0
     elif header is True:
         n_header = 1
     else:
-        n_header = 1 if _looks_like_header(records[start], records[start + 1:], width) else 0
+        n_header = 1 if _looks_like_header(records[start], records[start + 1:], width, typed) else 0
     if n_header:
         while (
             header is not False
             and n_header < 4
+            and typed
             and start + n_header < len(records) - 1
             and len(records[start + n_header]) == width
-            and _has_typed_column(records[start + n_header + 1:], width)
-            and _looks_like_header(records[start + n_header], records[start + n_header + 1:], width)
+            and _looks_like_header(records[start + n_header], records[start + n_header + 1:], width, typed)
         ):
             n_header += 1
         body_from = start + n_header
@@ -82,7 +87,7 @@ def _is_preamble(record: list[str], width: int) -> bool:
 def column_profile(body: list[list[str]], width: int) -> list[Counter]:
     """Per column, how often each value shape occurs in well-formed rows."""
     profile = [Counter() for _ in range(width)]
-    for record in body[:1000]:
+    for record in body[:PROFILE_ROWS]:
         if len(record) == width:
             for j, cell in enumerate(record):
                 profile[j][shape(cell)] += 1
@@ -90,7 +95,8 @@ def column_profile(body: list[list[str]], width: int) -> list[Counter]:
 
 
 def _typed_columns(body: list[list[str]], width: int) -> list[tuple[int, Counter]]:
-    rows = [r for r in body[:200] if len(r) == width]
+    """Columns whose body values share a type or a few shapes (numbers, dates, codes)."""
+    rows = [r for r in body[:TYPED_ROWS] if len(r) == width]
     if not rows:
         return []
     typed = []
@@ -106,17 +112,15 @@ def _typed_columns(body: list[list[str]], width: int) -> list[tuple[int, Counter
     return typed
 
 
-def _has_typed_column(body: list[list[str]], width: int) -> bool:
-    return bool(_typed_columns(body, width))
-
-
-def _looks_like_header(first: list[str], body: list[list[str]], width: int) -> bool:
+def _looks_like_header(first: list[str], body: list[list[str]], width: int,
+                       typed: list[tuple[int, Counter]] | None = None) -> bool:
     if len(first) != width:
         return False
     cells = [c.strip() for c in first]
     if any(looks_numeric(c) for c in cells if c):
         return False
-    typed = _typed_columns(body, width)
+    if typed is None:
+        typed = _typed_columns(body, width)
     if typed:
         misfits = 0
         for j, shapes in typed:

@@ -30,7 +30,7 @@ from .source import SAMPLE, TextSource, open_text
 
 ROBUST_MAX_BYTES = 4 << 20  # files up to this size always take the careful reader
 BATCH_ROWS = 65_536
-LAYOUT_RECORDS = 500
+LAYOUT_RECORDS = 400
 OVERRIDE_KEYS = {"delimiter", "encoding", "decimal", "header"}
 NO_LIMIT = 1 << 62
 

@@ -1,5 +1,7 @@
 """A floor under our Pollock score on a subset (every file_* pollution, a sample of row_*).
 
+Measured 9.868 simple / 9.987 weighted on this subset; the floors sit a little below.
+
 The floor may only go up: raise it when the reader improves. The full benchmark, side by side
 with CleverCSV and DuckDB, is bench/pollock/score.py.
 """
@@ -15,8 +17,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[3]
 SCORE_PY = ROOT / "bench" / "pollock" / "score.py"
 ROW_SAMPLE = 80
-SIMPLE_FLOOR = 9.80
-WEIGHTED_FLOOR = 9.85
+SIMPLE_FLOOR = 9.83
+WEIGHTED_FLOOR = 9.95
 
 
 def _scorer():
