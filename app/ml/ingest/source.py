@@ -235,7 +235,7 @@ def _guess_single_byte(head: bytes) -> str:
     non-ASCII bytes to judge, recognises another script (Cyrillic, Greek, CJK...)."""
     non_ascii = sum(1 for b in head[:200_000] if b >= 0x80)
     name = None
-    if non_ascii >= 20:
+    if non_ascii >= 32:  # a handful of accented letters is no evidence of another script
         try:
             from charset_normalizer import from_bytes
 
