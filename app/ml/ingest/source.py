@@ -194,14 +194,14 @@ def detect_encoding(head: bytes) -> str:
         return "utf-8-sig"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
-    if _is_utf8(head):
-        _refuse_control_heavy(head)
-        return "utf-8"
     even, odd = head[0::2], head[1::2]
     if len(head) >= 4 and odd.count(0) > 0.4 * len(odd) and even.count(0) < 0.05 * len(even):
         return "utf-16-le"
     if len(head) >= 4 and even.count(0) > 0.4 * len(even) and odd.count(0) < 0.05 * len(odd):
         return "utf-16-be"
+    if _is_utf8(head):
+        _refuse_control_heavy(head)
+        return "utf-8"
     _refuse_control_heavy(head)
     return _guess_single_byte(head)
 

@@ -73,6 +73,7 @@ def test_backslash_escapes(tmp_path):
         ("utf-8", b"\xef\xbb\xbf", "utf-8-sig"),
         ("utf-16-le", b"\xff\xfe", "utf-16"),
         ("utf-16-be", b"\xfe\xff", "utf-16"),
+        ("utf-16-le", b"", "utf-16-le"),
     ],
 )
 def test_unicode_encodings(tmp_path, encoding, prefix, reported):
