@@ -51,17 +51,20 @@ BROWSE_CASES = [
 ]
 
 
-def median_ms(fn, repeats: int) -> float:
+def median_ms(fn, repeats: int) -> tuple[float, float]:
+    """(median wall ms, median CPU ms of this process, all threads): CPU time is what a
+    request costs whatever else the machine runs; wall time is what a user waits."""
     fn()  # warm the file cache and DuckDB's metadata cache
-    times = []
+    wall, cpu = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return statistics.median(wall) * 1000, statistics.median(cpu) * 1000
 
 
-def bench_browse(path: Path, repeats: int) -> list[tuple[str, float]]:
+def bench_browse(path: Path, repeats: int) -> list[tuple[str, tuple[float, float]]]:
     return [
         (label, median_ms(lambda kw=kw: query_rows(path, limit=50, **kw), repeats))
         for label, kw in BROWSE_CASES
@@ -122,22 +125,26 @@ def polars_profile(path: Path, frame=None):
 def bench_profile(path: Path, repeats: int) -> dict:
     import polars as pl
 
-    ours, ref_select, ref_total = [], [], []
+    ours, ref_select, ref_total, ours_cpu, ref_cpu = [], [], [], [], []
     for _ in range(repeats):  # interleaved, so both sides see the same machine load
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         profile_dataset(path)
         ours.append(time.perf_counter() - start)
+        ours_cpu.append(time.process_time() - cpu)
         start = time.perf_counter()
         frame = pl.read_parquet(path)
-        loaded = time.perf_counter()
+        loaded, cpu = time.perf_counter(), time.process_time()
         polars_profile(path, frame)
         ref_total.append(time.perf_counter() - start)
         ref_select.append(time.perf_counter() - loaded)
+        ref_cpu.append(time.process_time() - cpu)
         del frame
     return {
         "ours": statistics.median(ours),
         "polars_select": statistics.median(ref_select),
         "polars_load_and_select": statistics.median(ref_total),
+        "ours_cpu": statistics.median(ours_cpu),
+        "polars_select_cpu": statistics.median(ref_cpu),
     }
 
 
@@ -145,7 +152,7 @@ def bench_ydata(path: Path, n_rows: int) -> float | None:
     """ydata-profiling (minimal mode) on the first n_rows, in its own venv; None when absent."""
     if not Path(YDATA_PYTHON).exists():
         return None
-    sample = path.with_name(f"sample_{n_rows}.parquet")
+    sample = path.with_name(f"{path.stem}_first_{n_rows}.parquet")
     if not sample.exists():
         pq.write_table(pq.read_table(path).slice(0, n_rows), sample)
     code = (
@@ -189,9 +196,15 @@ def main() -> None:
         }
     )
     layouts = list(browse)
-    print(f"\n{'query_rows, 50-row page (median ms)':45}" + "".join(f"{k:>22}" for k in layouts))
+    print(
+        f"\n{'query_rows, 50-row page (median ms wall / cpu)':45}"
+        + "".join(f"{k:>22}" for k in layouts)
+    )
     for i, (label, _) in enumerate(BROWSE_CASES if browse else []):
-        print(f"{label:45}" + "".join(f"{browse[k][i][1]:22.0f}" for k in layouts))
+        print(
+            f"{label:45}"
+            + "".join(f"{browse[k][i][1][0]:14.0f} / {browse[k][i][1][1]:5.0f}" for k in layouts)
+        )
 
     if args.only == "browse":
         return
@@ -206,7 +219,8 @@ def main() -> None:
         print(
             f"  {k}: ours {r['ours']:.2f}  polars select {r['polars_select']:.2f} "
             f"(x{r['polars_select'] / r['ours']:.2f})  polars load+select "
-            f"{r['polars_load_and_select']:.2f} (x{r['polars_load_and_select'] / r['ours']:.2f})"
+            f"{r['polars_load_and_select']:.2f} (x{r['polars_load_and_select'] / r['ours']:.2f})  "
+            f"CPU s ours {r['ours_cpu']:.2f} polars select {r['polars_select_cpu']:.2f}"
         )
         if ydata_full:
             print(
@@ -232,19 +246,25 @@ def write_readme(args, load, browse, profiles, ydata, ydata_full) -> None:
         f"Last run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {args.rows:,} rows, "
         f"2 shared cores, load average {load:.1f} at start (other engineers' jobs: expect noise).",
         "",
-        f"## Browse: `query_rows`, 50-row page, median of {args.repeats} (ms; goal < 150)",
+        f"## Browse: `query_rows`, 50-row page, median of {args.repeats} (ms; goal: wall < 150)",
         "",
-        "| case | " + " | ".join(layouts) + " |",
-        "|---|" + "---:|" * len(layouts),
+        "Wall is what a user waits; CPU is this process's CPU time over all its threads, the",
+        "request's own cost whatever else the machine runs (on an idle 2-core machine the wall",
+        "time of a parallel scan approaches CPU / 2, of a one-row-group scan CPU).",
+        "",
+        "| case | " + " | ".join(f"{k}: wall | CPU" for k in layouts) + " |",
+        "|---|" + "---:|---:|" * len(layouts),
     ]
     for i, (label, _) in enumerate(BROWSE_CASES):
-        lines.append(f"| {label} | " + " | ".join(f"{browse[k][i][1]:.0f}" for k in layouts) + " |")
+        cells = " | ".join(f"{browse[k][i][1][0]:.0f} | {browse[k][i][1][1]:.0f}" for k in layouts)
+        lines.append(f"| {label} | {cells} |")
     lines += [
         "",
         "## Profile: `profile_dataset` (seconds, median; ratio = reference / ours)",
         "",
-        "| layout | ours | polars select | ratio | polars load+select | ratio | ydata-profiling minimal (extrapolated) | ratio |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| layout | ours | polars select | ratio | polars load+select | ratio "
+        "| CPU ours | CPU polars select | ratio | ydata-profiling minimal (extrapolated) | ratio |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for k, r in profiles.items():
         yd = (
@@ -254,7 +274,9 @@ def write_readme(args, load, browse, profiles, ydata, ydata_full) -> None:
         )
         lines.append(
             f"| {k} | {r['ours']:.2f} | {r['polars_select']:.2f} | x{r['polars_select'] / r['ours']:.2f} | "
-            f"{r['polars_load_and_select']:.2f} | x{r['polars_load_and_select'] / r['ours']:.2f} | {yd} |"
+            f"{r['polars_load_and_select']:.2f} | x{r['polars_load_and_select'] / r['ours']:.2f} | "
+            f"{r['ours_cpu']:.2f} | {r['polars_select_cpu']:.2f} | "
+            f"x{r['polars_select_cpu'] / r['ours_cpu']:.2f} | {yd} |"
         )
     if ydata:
         lines += [
@@ -263,6 +285,22 @@ def write_readme(args, load, browse, profiles, ydata, ydata_full) -> None:
             "`minimal=True`, report built with `to_json()`, in a throwaway venv) and scaled linearly.",
         ]
     lines += [
+        "",
+        "## What the numbers say",
+        "",
+        "- A sorted page costs a top-N over the sort column (10-70 ms CPU) plus reading the 50",
+        "  rows, which sit all over the file: DuckDB then decompresses most pages of every column",
+        "  (80-140 ms CPU; pyarrow read+take measured at 350 ms). Integer and categorical sorts",
+        "  meet the goal even on a busy machine; text, id and float sorts need an idle one.",
+        "- One row group (ingest's current layout) scans with one thread; 122,880-row groups",
+        "  scan in parallel (filters and searches) but repeat each column's dictionary per group,",
+        "  which makes scattered sorted pages dearer. Writing versions in groups of about",
+        "  122,880 rows is still the better default for filters and search.",
+        "- Text search reads every text-like column (numbers and dates are matched exactly,",
+        "  never cast to text); on this data it is the slowest case, about 300 ms CPU.",
+        "- The profile sorts each number and date column once in numpy (exact unique counts,",
+        "  quartiles and histogram from the sorted array), scans string columns with DuckDB",
+        "  and accumulates correlations in chunks: no table is loaded whole.",
         "",
         "The polars reference computes the same statistics in one `select` (missing, exact",
         "unique, min/max/mean/std/skew, quartiles, 20-bin histograms, top-10 values, text",

@@ -37,6 +37,8 @@ def query_rows(
     """
     lay = layout(path)
     _check_page(offset, limit, sort, order, lay.columns)
+    if isinstance(filters, str):
+        filters = [filters]
     conds, params = filter_sql(list(filters or ()), lay)
     if q is not None and q.strip():
         cond, p = search_sql(q.strip(), lay)
