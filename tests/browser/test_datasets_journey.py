@@ -143,6 +143,14 @@ def test_sample_dataset_row_delete_and_bad_upload(page):
     expect(page.locator("#table-count")).to_contain_text("of 344")
     expect(page.locator("#rows-table thead")).to_contain_text("species")
 
+    # A row action on a page that is out of date is refused in place (409), the table stays.
+    page.evaluate("document.querySelector('#rows-table tbody tr input[name=version]').value = '99'")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#rows-table tbody tr:first-child .row-delete")
+    expect(page.locator("#table-alert .error-message")).to_contain_text("changed since this page was shown")
+    expect(page.locator("#table-count")).to_contain_text("of 344")
+
+    page.reload()
     page.once("dialog", lambda dialog: dialog.accept())
     page.click("#rows-table tbody tr:first-child .row-delete")
     expect(page.locator("#table-message")).to_contain_text("Row 0 deleted")

@@ -8,7 +8,8 @@
   document.addEventListener("htmx:beforeSwap", function (event) {
     var detail = event.detail;
     if (!detail.xhr || detail.xhr.status < 400) return;
-    var origin = detail.elt || (detail.requestConfig && detail.requestConfig.elt);
+    // The element that made the request (detail.elt is the swap target here, not the requester).
+    var origin = (detail.requestConfig && detail.requestConfig.elt) || detail.elt;
     var host = origin && origin.closest ? origin.closest("[data-error-target]") : null;
     if (!host) return;
     var target = document.querySelector(host.dataset.errorTarget);
