@@ -28,8 +28,9 @@ $(DEV_STAMP): $(STAMP)
 install: $(STAMP)
 install-dev: $(DEV_STAMP)
 
-migrate: install ## apply the database migrations
+migrate: install ## apply the database migrations and create the MLflow store
 	$(BIN)/flask db upgrade
+	$(BIN)/flask init-tracking
 
 run: migrate ## set up and serve on http://$(HOST):$(PORT) with the embedded defaults
 	HOST=$(HOST) PORT=$(PORT) OMP_NUM_THREADS=1 $(BIN)/gunicorn -c app/gunicorn_conf.py wsgi:app

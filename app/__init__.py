@@ -109,21 +109,24 @@ def _init_login(app: Flask, login_manager) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from app.blueprints.auth.api import api_bp as auth_api
+    from app.blueprints.auth.operations import add_account_eraser
     from app.blueprints.auth.views import bp as auth_bp
     from app.blueprints.core.views import bp as core_bp
     from app.blueprints.datasets.api import api_bp as datasets_api
+    from app.blueprints.datasets.service import delete_all_for as delete_datasets
     from app.blueprints.datasets.views import bp as datasets_bp
+    from app.blueprints.training import job as _training_job  # noqa: F401 (registers the job function)
+    from app.blueprints.training.api import api_bp as training_api
+    from app.blueprints.training.tracking import init_tracking
     from app.extensions import api, csrf
 
     for bp in (core_bp, auth_bp, datasets_bp):
         app.register_blueprint(bp)
-    from app.blueprints.auth.operations import add_account_eraser
-    from app.blueprints.datasets.service import delete_all_for as delete_datasets
-
-    add_account_eraser(app, delete_datasets)
-    for api_bp in (auth_api, datasets_api):
+    for api_bp in (auth_api, datasets_api, training_api):
         api.register_blueprint(api_bp)
         csrf.exempt(api_bp)  # bearer tokens only: the API never reads the session cookie
+    add_account_eraser(app, delete_datasets)
+    init_tracking(app)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -13,6 +13,8 @@ from app.models import User
 
 
 def register_cli(app: Flask) -> None:
+    register_tracking_cli(app)
+
     @app.cli.command("create-user")
     @click.option("--email", prompt=True)
     @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
@@ -40,6 +42,16 @@ def register_cli(app: Flask) -> None:
             raise click.ClickException(_describe(exc)) from exc
         db.session.commit()
         click.echo(f"Password of <{user.email}> reset; their sessions and tokens were ended.")
+
+
+def register_tracking_cli(app: Flask) -> None:
+    @app.cli.command("init-tracking")
+    def init_tracking() -> None:
+        """Create the MLflow store now (a fresh one takes seconds; jobs should not pay for it)."""
+        from app.blueprints.training.tracking import make_tracker
+
+        tracker = make_tracker(app.config)
+        click.echo(f"MLflow store ready: {tracker.tracking_uri}")
 
 
 def _describe(exc: DomainError) -> str:

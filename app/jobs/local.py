@@ -177,7 +177,8 @@ class LocalBackend:
             context = multiprocessing.get_context(method)
             if method == "forkserver":
                 modules = [m for m in sys.modules if m == "app" or m.startswith("app.")]
-                context.set_forkserver_preload(sorted({"app.jobs.local", *modules}))
+                extra = self.app.config.get("JOB_PRELOAD_MODULES", ())  # heavy imports jobs need
+                context.set_forkserver_preload(sorted({"app.jobs.local", *modules, *extra}))
             self._context = context
         return self._context
 

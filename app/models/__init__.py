@@ -2,6 +2,7 @@
 
 from app.models.dataset import Dataset, DatasetVersion
 from app.models.job import Job
+from app.models.trained_model import TrainedModel
 from app.models.user import ApiToken, User, UserSession
 
-__all__ = ["ApiToken", "Dataset", "DatasetVersion", "Job", "User", "UserSession"]
+__all__ = ["ApiToken", "Dataset", "DatasetVersion", "Job", "TrainedModel", "User", "UserSession"]

@@ -20,6 +20,7 @@ esac
 if [ "$migrate" = 1 ]; then
     echo "entrypoint: flask db upgrade" >&2
     flask --app wsgi db upgrade
+    flask --app wsgi init-tracking
 fi
 
 exec "$@"
