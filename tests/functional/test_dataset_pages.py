@@ -264,6 +264,14 @@ def test_plain_apply_redirects_with_a_flash(user, token, dataset_id):
     assert "Applied drop_columns" in user.get(r.headers["Location"]).text
 
 
+def test_without_javascript_preview_and_row_delete_still_work(user, token, dataset_id):
+    r = user.post(f"/datasets/{dataset_id}/clean/preview", data={"csrf_token": token, "op": "drop_missing"})
+    assert r.status_code == 200 and is_page(r.text) and 'id="preview"' in r.text
+    r = user.post(f"/datasets/{dataset_id}/rows/0/delete?q=o", data={"csrf_token": token, "version": "1"})
+    assert r.status_code == 303 and r.headers["Location"] == f"/datasets/{dataset_id}?q=o"
+    assert "Row 0 deleted" in user.get(r.headers["Location"]).text
+
+
 def test_clean_post_without_csrf_is_400(user, dataset_id):
     r = user.post(f"/datasets/{dataset_id}/clean/apply", data={"op": "drop_columns", "columns": ["age"]}, headers=HX)
     assert r.status_code == 400
