@@ -26,7 +26,8 @@ def _user_key() -> str:
     return f"user:{current_user.id}" if current_user.is_authenticated else f"addr:{request.remote_addr}"
 
 
-# Uploads and the sample share one per-user budget, the RATELIMIT_UPLOADS of the API.
+# Browser uploads and the sample share one per-user budget of RATELIMIT_UPLOADS (the API's setting;
+# the API counts its own uploads apart).
 upload_limit = limiter.shared_limit(lambda: current_app.config["RATELIMIT_UPLOADS"], scope="browser-uploads",
                                     key_func=_user_key)
 
