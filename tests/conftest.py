@@ -62,6 +62,25 @@ def template_instance(tmp_path_factory, postgres_url) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def mlflow_template(tmp_path_factory) -> Path:
+    """An MLflow store created once per session (a fresh one takes seconds); tests copy it."""
+    from app.ml.tracking import MlflowTracker
+
+    path = tmp_path_factory.mktemp("mlflow-template")
+    MlflowTracker(f"sqlite:///{path / 'mlflow.db'}", path / "artifacts")
+    return path
+
+
+@pytest.fixture
+def tracking(instance_dir, mlflow_template) -> Path:
+    """This test's instance gets its own copy of the MLflow store."""
+    target = instance_dir / "mlflow"
+    target.mkdir(exist_ok=True)
+    shutil.copy2(mlflow_template / "mlflow.db", target / "mlflow.db")
+    return target
+
+
 @pytest.fixture
 def instance_dir(template_instance, tmp_path) -> Path:
     path = tmp_path / "instance"
