@@ -8,7 +8,9 @@ inline scripts).
 from __future__ import annotations
 
 import math
+import re
 
+ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 DASH = "\u2013"  # an en dash for "no value" and number ranges
 
 # A page stays readable (and light) on a table with thousands of columns.
@@ -42,6 +44,10 @@ def fmt(value, digits: int = 4) -> str:
         if value.is_integer() and abs(value) < 1e15:
             return f"{int(value):,}"
         return f"{value:,.{digits}g}" if abs(value) >= 1e-3 else f"{value:.{digits}g}"
+    if isinstance(value, str) and ISO_DATETIME.match(value):  # "2024-01-10T00:00:00" -> "2024-01-10"
+        date, _, time = value.partition("T")
+        time = time.removesuffix(".000000").removesuffix(":00")
+        return date if time in ("", "00:00") else f"{date} {time}"
     return str(value)
 
 
