@@ -44,8 +44,9 @@ def live_server(tmp_path_factory):
            "FLASK_APP": "wsgi", "RATELIMIT_ENABLED": "false", "WEB_CONCURRENCY": "2",
            "OMP_NUM_THREADS": "1"}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    subprocess.run([sys.executable, "-m", "flask", "db", "upgrade"], cwd=ROOT, env=env, check=True,
-                   capture_output=True)
+    for setup in (["db", "upgrade"], ["init-tracking"]):  # what `make run` does before serving
+        subprocess.run([sys.executable, "-m", "flask", *setup], cwd=ROOT, env=env, check=True,
+                       capture_output=True)
     log = instance / "server.log"
     with log.open("w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "app/gunicorn_conf.py", "wsgi:app"],
