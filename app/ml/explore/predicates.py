@@ -11,6 +11,8 @@ import datetime as dt
 import math
 import re
 
+import pyarrow as pa
+
 from app.ml.explore.dataset_file import Layout, ident
 from app.ml.explore.errors import InvalidQuery
 
@@ -86,7 +88,7 @@ def predicate_sql(layout: Layout, column: str, op: str, value) -> tuple[str, lis
     if op == "not_missing":
         return f"{col} IS NOT NULL", []
     if op == "contains":
-        return f"CAST({col} AS VARCHAR) ILIKE ? ESCAPE '\\'", [f"%{_escape_like(value)}%"]
+        return f"contains(lower({_as_text(layout, column)}), ?)", [value.lower()]
     if layout.is_temporal(column) and isinstance(value, dt.datetime) and value.tzinfo is not None:
         # Compare aware values in UTC against naive stored timestamps (ingest stores UTC).
         tz_type = layout.types[column]
@@ -128,7 +130,7 @@ def search_sql(q: str, layout: Layout) -> tuple[str, list]:
                 conds.append(f"({col} >= ? AND {col} < ?)")
                 params.extend(period)
         else:
-            conds.append(f"contains(lower(CAST({col} AS VARCHAR)), ?)")
+            conds.append(f"contains(lower({_as_text(layout, column)}), ?)")
             params.append(needle)
     if not conds:
         return "FALSE", []
@@ -168,5 +170,9 @@ def _as_period(text: str) -> tuple[dt.datetime, dt.datetime] | None:
     return instant, instant + dt.timedelta(microseconds=1)
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+def _as_text(layout: Layout, column: str) -> str:
+    """The column as text for a substring match; a string column as it is (a CAST would stop
+    DuckDB from matching once per dictionary entry instead of once per row)."""
+    if pa.types.is_string(layout.types[column]) or pa.types.is_large_string(layout.types[column]):
+        return ident(column)
+    return f"CAST({value_sql(layout, column)} AS VARCHAR)"
