@@ -348,3 +348,12 @@ def test_integer_id_keeps_its_storage_type(make_version, apply):
     assert str(table.schema.field("code").type) == "int64"
     _, data, _ = apply(path, "filter_rows", {"column": "code", "operator": ">", "value": "120"})
     assert data["code"] == [121, 122, 123, 124]
+
+
+def test_operation_leaving_no_rows_still_writes_a_version(people, apply):
+    summary, data, kinds = apply(
+        people, "filter_rows", {"column": "age", "operator": ">", "value": 1000}
+    )
+    assert summary["n_rows"] == 0 and summary["n_cols"] == 7
+    assert data["age"] == [] and kinds == read_kinds(people)
+    assert summary["columns"][0] == {"name": "id", "kind": "id", "missing": 0, "unique": 0}
