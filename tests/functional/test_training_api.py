@@ -159,3 +159,28 @@ def test_another_user_gets_404_on_jobs_and_models(app, client, api_headers, make
 def test_models_of_nobody_are_404(client, api_headers, path):
     method = client.post if path.endswith("promote") else client.get
     assert method("/api/v1" + path, headers=api_headers).status_code == 404
+
+
+def test_a_killed_job_process_ends_interrupted_and_can_be_retried(app, client, api_headers, penguins):
+    import os
+    import signal
+
+    from app.extensions import db
+    from app.models import Job
+
+    body = {"dataset_id": penguins, "target": "species", "time_budget_s": 120}
+    job_id = client.post("/api/v1/training-jobs", headers=api_headers, json=body).json["id"]
+    wait_for(client, api_headers, job_id, statuses={"running"} | FINAL)
+    deadline = time.monotonic() + 60
+    pid = None
+    while pid is None and time.monotonic() < deadline:
+        with app.app_context():
+            pid = db.session.get(Job, job_id).pid
+        time.sleep(0.2)
+    os.kill(pid, signal.SIGKILL)
+    job = wait_for(client, api_headers, job_id, timeout=90)
+    assert job["status"] == "failed" and job["error"] == "interrupted"
+    assert client.get("/api/v1/models", headers=api_headers).json == []
+    retried = client.post(f"/api/v1/training-jobs/{job_id}/retry", headers=api_headers)
+    assert retried.status_code == 202
+    client.post(f"/api/v1/training-jobs/{retried.json['id']}/cancel", headers=api_headers)
