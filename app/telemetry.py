@@ -29,8 +29,14 @@ def _require_metrics_token(view):
                 response = error_response(401, "The metrics token is required.")
                 response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
                 return response
+        for refresh in current_app.extensions.get("metrics_refreshers", []):
+            refresh()  # gauges read from the database at scrape time, the same in every process
         return view(*args, **kwargs)
     return wrapper
+
+
+def add_metrics_refresher(app: Flask, refresh) -> None:
+    app.extensions.setdefault("metrics_refreshers", []).append(refresh)
 
 
 BYTES_BUCKETS = (1e3, 1e4, 1e5, 1e6, 1e7, 5e7, 1e8, 5e8, 1e9)
@@ -91,6 +97,8 @@ def init_metrics(app: Flask) -> PrometheusMetrics:
     )
     metrics.info("app_info", "CSV Analyzer version", version=__version__)
     app.extensions["prometheus"] = metrics
-    app.extensions["app_metrics"] = AppMetrics.create(registry)
+    app.extensions["app_metrics"] = app_metrics_ = AppMetrics.create(registry)
+    for status in ("succeeded", "failed", "cancelled"):
+        app_metrics_.training_jobs.labels(status=status)  # every series exists from the start
     app.extensions["metrics_registry"] = registry
     return metrics

@@ -184,3 +184,18 @@ def test_a_killed_job_process_ends_interrupted_and_can_be_retried(app, client, a
     retried = client.post(f"/api/v1/training-jobs/{job_id}/retry", headers=api_headers)
     assert retried.status_code == 202
     client.post(f"/api/v1/training-jobs/{retried.json['id']}/cancel", headers=api_headers)
+
+
+def test_metrics_show_jobs_running_and_outcomes(app, client, make_user):
+    from app.extensions import db
+    from app.models import Job
+
+    user_id, _ = make_user()
+    with app.app_context():
+        for n in range(2):  # rows as another process (a worker, a job) would leave them
+            db.session.add(Job(user_id=user_id, kind="training", status="running", request={"n": n},
+                               request_key=f"k{n}", heartbeat_at=None))
+        db.session.commit()
+    text = client.get("/metrics").text
+    assert "csv_analyzer_jobs_running 2.0" in text
+    assert 'csv_analyzer_training_jobs_total{status="failed"} 0.0' in text

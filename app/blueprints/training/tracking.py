@@ -54,6 +54,20 @@ TRAINING_PRELOAD = ("mlflow", "mlflow.sklearn", "mlflow.models", "skops.io", "sk
                     "app.ml.training", "app.ml.tracking")
 
 
+def count_running_jobs() -> None:
+    from sqlalchemy import func, select
+
+    from app.extensions import db
+    from app.models import Job
+    from app.telemetry import app_metrics
+
+    running = db.session.scalar(select(func.count(Job.id)).where(Job.status == "running"))
+    app_metrics().jobs_running.set(running or 0)
+
+
 def init_tracking(app: Flask) -> None:
+    from app.telemetry import add_metrics_refresher
+
     add_check(app, tracking_store_ready)
+    add_metrics_refresher(app, count_running_jobs)
     app.config.setdefault("JOB_PRELOAD_MODULES", TRAINING_PRELOAD)
