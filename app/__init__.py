@@ -118,9 +118,10 @@ def register_blueprints(app: Flask) -> None:
     from app.blueprints.training import job as _training_job  # noqa: F401 (registers the job function)
     from app.blueprints.training.api import api_bp as training_api
     from app.blueprints.training.tracking import init_tracking
+    from app.blueprints.training.views import bp as training_bp
     from app.extensions import api, csrf
 
-    for bp in (core_bp, auth_bp, datasets_bp):
+    for bp in (core_bp, auth_bp, datasets_bp, training_bp):
         app.register_blueprint(bp)
     for api_bp in (auth_api, datasets_api, training_api):
         api.register_blueprint(api_bp)
