@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from app.ml.explore.dataset_file import Layout, duck, ident, json_value, layout, sql_path
 from app.ml.explore.numeric_profile import column_stats, correlations
+from app.ml.explore.predicates import as_text
 from app.ml.explore.profile_warnings import profile_warnings
 
 TOP_VALUES = 10
@@ -80,7 +81,7 @@ def _text_stats(con, src: str, lay: Layout) -> dict:
         return {}
     parts = []
     for c in names:
-        length = f"length({ident(c)})"
+        length = f"length({as_text(lay, c)})"
         parts += [f"count({ident(c)})", f"min({length})", f"max({length})", f"avg({length})"]
     row = con.execute(f"SELECT {', '.join(parts)} FROM {src}").fetchall()[0]
     return {

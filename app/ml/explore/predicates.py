@@ -88,7 +88,7 @@ def predicate_sql(layout: Layout, column: str, op: str, value) -> tuple[str, lis
     if op == "not_missing":
         return f"{col} IS NOT NULL", []
     if op == "contains":
-        return f"contains(lower({_as_text(layout, column)}), ?)", [value.lower()]
+        return f"contains(lower({as_text(layout, column)}), ?)", [value.lower()]
     if layout.is_temporal(column) and isinstance(value, dt.datetime) and value.tzinfo is not None:
         # Compare aware values in UTC against naive stored timestamps (ingest stores UTC).
         tz_type = layout.types[column]
@@ -130,7 +130,7 @@ def search_sql(q: str, layout: Layout) -> tuple[str, list]:
                 conds.append(f"({col} >= ? AND {col} < ?)")
                 params.extend(period)
         else:
-            conds.append(f"contains(lower({_as_text(layout, column)}), ?)")
+            conds.append(f"contains(lower({as_text(layout, column)}), ?)")
             params.append(needle)
     if not conds:
         return "FALSE", []
@@ -170,7 +170,7 @@ def _as_period(text: str) -> tuple[dt.datetime, dt.datetime] | None:
     return instant, instant + dt.timedelta(microseconds=1)
 
 
-def _as_text(layout: Layout, column: str) -> str:
+def as_text(layout: Layout, column: str) -> str:
     """The column as text for a substring match; a string column as it is (a CAST would stop
     DuckDB from matching once per dictionary entry instead of once per row)."""
     if pa.types.is_string(layout.types[column]) or pa.types.is_large_string(layout.types[column]):

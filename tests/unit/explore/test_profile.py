@@ -148,3 +148,15 @@ def test_integer_id_is_not_correlated(make_version):
     assert p["correlations"]["columns"] == ["x", "y"]
     assert by_name(p)["code"]["unique"] == 30 and by_name(p)["code"]["stats"]["max"] == 29
     assert "id_like" in codes(p, "code")
+
+
+def test_arrow_booleans_are_profiled_as_text(make_version):
+    import pyarrow as pa
+
+    from app.ml.explore import query_rows
+
+    path = make_version({"b": [True, False, True, None]}, {"b": "boolean"}, types={"b": pa.bool_()})
+    col = by_name(profile_dataset(path))["b"]
+    assert (col["missing"], col["unique"]) == (1, 2)
+    assert col["top_values"][0] == {"value": True, "count": 2}
+    assert [r["b"] for r in query_rows(path, q="tru")["rows"]] == [True, True]
