@@ -115,6 +115,8 @@ def register_blueprints(app: Flask) -> None:
     from app.blueprints.datasets.api import api_bp as datasets_api
     from app.blueprints.datasets.service import delete_all_for as delete_datasets
     from app.blueprints.datasets.views import bp as datasets_bp
+    from app.blueprints.prediction.api import api_bp as prediction_api
+    from app.blueprints.prediction.model_cache import init_model_cache
     from app.blueprints.training import job as _training_job  # noqa: F401 (registers the job function)
     from app.blueprints.training.api import api_bp as training_api
     from app.blueprints.training.tracking import init_tracking
@@ -123,11 +125,12 @@ def register_blueprints(app: Flask) -> None:
 
     for bp in (core_bp, auth_bp, datasets_bp, training_bp):
         app.register_blueprint(bp)
-    for api_bp in (auth_api, datasets_api, training_api):
+    for api_bp in (auth_api, datasets_api, training_api, prediction_api):
         api.register_blueprint(api_bp)
         csrf.exempt(api_bp)  # bearer tokens only: the API never reads the session cookie
     add_account_eraser(app, delete_datasets)
     init_tracking(app)
+    init_model_cache(app)
 
 
 def register_error_handlers(app: Flask) -> None:

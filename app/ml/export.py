@@ -26,14 +26,24 @@ BATCH_ROWS = 65_536
 def export_csv(path: str | os.PathLike, out_fileobj) -> int:
     """Write the version as CSV to a binary (or text) file object; return the cells escaped."""
     lay = layout(path)
+    return write_csv(lay.columns, pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS), out_fileobj)
+
+
+def write_table_csv(table: pa.Table, out_fileobj) -> int:
+    """Any Arrow table as formula-safe CSV (batch predictions use it); the cells escaped."""
+    return write_csv(table.column_names, table.to_batches(max_chunksize=BATCH_ROWS), out_fileobj)
+
+
+def write_csv(column_names, batches, out_fileobj) -> int:
+    """Header, then record batches, as formula-safe CSV; returns the number of cells escaped."""
     write = _writer(out_fileobj)
     header = io.StringIO()
-    names = [_escape_name(n) for n in lay.columns]
+    names = [_escape_name(n) for n in column_names]
     csv.writer(header, lineterminator="\n").writerow(names)
     write(header.getvalue().encode("utf-8"))
-    escaped = sum(n != o for n, o in zip(names, lay.columns, strict=True))
+    escaped = sum(n != o for n, o in zip(names, column_names, strict=True))
     options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS):
+    for batch in batches:
         columns = []
         for column in batch.columns:
             ready, n = _csv_ready(column)

@@ -2,7 +2,7 @@
 
 from app.models.dataset import Dataset, DatasetVersion
 from app.models.job import Job
-from app.models.trained_model import TrainedModel
+from app.models.trained_model import PredictionLog, TrainedModel
 from app.models.user import ApiToken, User, UserSession
 
-__all__ = ["ApiToken", "Dataset", "DatasetVersion", "Job", "TrainedModel", "User", "UserSession"]
+__all__ = ["ApiToken", "Dataset", "DatasetVersion", "Job", "PredictionLog", "TrainedModel", "User", "UserSession"]

@@ -42,4 +42,21 @@ class TrainedModel(db.Model):
     registered_name: Mapped[str | None] = mapped_column(String(200), default=None)
     registered_version: Mapped[str | None] = mapped_column(String(20), default=None)
     is_champion: Mapped[bool] = mapped_column(default=False)
+    background: Mapped[list] = mapped_column(JSON, default=list)  # training rows that explain predictions
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PredictionLog(db.Model):
+    """A sampled prediction input with its id, for drift and for live metrics from actuals."""
+
+    __tablename__ = "prediction_logs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32), unique=True, index=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("trained_models.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    inputs: Mapped[dict] = mapped_column(JSON, default=dict)
+    prediction: Mapped[dict] = mapped_column(JSON, default=dict)  # {"value": ..., "probabilities": ...}
+    actual: Mapped[dict | None] = mapped_column(JSON, default=None)  # {"value": ...}
+    actual_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 
+import pandas as pd
 from flask import current_app
 
 from app.blueprints.training import service
@@ -22,6 +23,7 @@ from app.models import Dataset, Job, TrainedModel
 from app.telemetry import app_metrics
 
 MIN_BUDGET_S = 5
+BACKGROUND_ROWS = 30
 
 
 @job_function("training")
@@ -56,10 +58,22 @@ def _train(job_id: int, ctx) -> dict:
         registered_name=registered_model_name(dataset.id, request["target"]))
     result = run_search(frame, kinds, search, on_progress=ctx.report_progress,
                         should_stop=lambda: ctx.cancelled, tracker=tracker)
-    return _keep(job, dataset, version, result)
+    background = background_rows(frame, [f["name"] for f in result.features], search.seed)
+    return _keep(job, dataset, version, result, background)
 
 
-def _keep(job: Job, dataset: Dataset, version: int, result: SearchResult) -> dict:
+def background_rows(frame, features: list[str], seed: int) -> list[dict]:
+    """A small sample of training inputs, JSON-safe, that explains predictions later."""
+    sample = frame[features].sample(n=min(BACKGROUND_ROWS, len(frame)), random_state=seed)
+    rows = []
+    for record in sample.to_dict(orient="records"):
+        rows.append({k: (None if pd.isna(v) else
+                         v.isoformat() if hasattr(v, "isoformat") else
+                         v.item() if hasattr(v, "item") else v) for k, v in record.items()})
+    return rows
+
+
+def _keep(job: Job, dataset: Dataset, version: int, result: SearchResult, background: list[dict]) -> dict:
     """Model rows for every saved family; the best is the champion for its dataset and target."""
     job = db.session.get(Job, job.id)
     rows: dict[str, TrainedModel] = {}
@@ -74,7 +88,7 @@ def _keep(job: Job, dataset: Dataset, version: int, result: SearchResult) -> dic
             test_score=kept.test_score, baseline=kept.baseline, verdict=kept.verdict[:500],
             feature_importance=kept.feature_importance, charts=kept.charts, params=kept.params,
             fit_time_s=kept.fit_time_s, trained_rows=kept.trained_rows, mlflow_run_id=kept.run_id,
-            model_uri=kept.model_uri)
+            model_uri=kept.model_uri, background=background)
         db.session.add(rows[family])
     db.session.flush()
     best = rows.get(result.best_family)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+from flask import current_app
 from sqlalchemy import select, update
 
 from app import jobs
@@ -123,6 +124,9 @@ def delete_model(model: TrainedModel) -> None:
             best.is_champion = True
     db.session.delete(model)
     db.session.flush()
+    cache = current_app.extensions.get("model_cache")
+    if cache is not None:
+        cache.evict(model.id)
 
 
 def cancel(job: Job) -> Job:

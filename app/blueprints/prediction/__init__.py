@@ -1,0 +1,1 @@
+"""Predictions: JSON rows, batch files, reasons, and the samples kept for monitoring."""

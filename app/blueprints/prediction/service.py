@@ -1,0 +1,140 @@
+"""Prediction use cases: JSON rows and small batch files through a cached model.
+
+Every call is counted and timed per model; a sample of the inputs is kept with the
+prediction ids (PREDICTION_SAMPLE_RATE, at most PREDICTION_SAMPLE_MAX_PER_DAY per model)
+for drift and live metrics.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+from flask import current_app
+from sqlalchemy import func, select
+
+from app.blueprints.prediction.model_cache import model_cache
+from app.blueprints.training import service as training
+from app.errors import DomainError
+from app.extensions import db
+from app.ml.explain import explain
+from app.ml.serving import InvalidInput, check_rows, predict
+from app.ml.tracking import load_model
+from app.models import PredictionLog, TrainedModel, User
+from app.models.user import utcnow
+from app.telemetry import app_metrics
+
+
+def _setting(name: str, default):
+    return current_app.config.get(name, default)
+
+
+def loaded(model: TrainedModel):
+    if not model.model_uri:
+        raise DomainError("This model has no saved files.", status=404)
+    uri = current_app.config["MLFLOW_TRACKING_URI"]
+    return model_cache().get(model.id, model.model_uri, lambda model_uri: load_model(model_uri, uri))
+
+
+def background_frame(model: TrainedModel) -> pd.DataFrame:
+    return check_rows(model.background, model.features, max_rows=10_000).frame if model.background else \
+        pd.DataFrame(columns=[f["name"] for f in model.features])
+
+
+def predict_rows(user: User, model_id: int, rows: list, *, explain_rows: bool = False) -> dict:
+    """The API's prediction answer for JSON rows (422 naming bad rows and features)."""
+    started = time.perf_counter()
+    model = training.get_model(user, model_id)
+    try:
+        checked = check_rows(rows, model.features, max_rows=_setting("PREDICT_MAX_ROWS", 10_000))
+    except InvalidInput as exc:
+        raise DomainError(exc.message, {"json": exc.errors}, status=exc.status) from exc
+    pipeline = loaded(model)
+    predictions, probabilities = predict(pipeline, checked.frame, model.task, model.classes)
+    answer = {"model_id": model.id, "predictions": predictions, "warnings": checked.warnings}
+    if probabilities is not None:
+        answer["probabilities"] = probabilities
+    if explain_rows:
+        answer["reasons"] = explain(pipeline, checked.frame, background_frame(model), model.task, predictions)
+    answer["prediction_ids"] = log_predictions(model, rows, predictions, probabilities)
+    _observe(model.id, len(predictions), time.perf_counter() - started)
+    return answer
+
+
+def _observe(model_id: int, n_rows: int, seconds: float) -> None:
+    metrics = app_metrics()
+    metrics.predictions.labels(model_id=str(model_id)).inc(n_rows)
+    metrics.prediction_latency.labels(model_id=str(model_id)).observe(seconds)
+
+
+def log_predictions(model: TrainedModel, rows: list, predictions: list, probabilities: list | None) -> list[str]:
+    """Ids for every prediction; a sample of them stored with their inputs (committed here)."""
+    ids = [uuid.uuid4().hex for _ in predictions]
+    rate = float(_setting("PREDICTION_SAMPLE_RATE", 1.0))
+    cap = int(_setting("PREDICTION_SAMPLE_MAX_PER_DAY", 10_000))
+    since = utcnow() - timedelta(days=1)
+    stored_today = db.session.scalar(select(func.count(PredictionLog.id)).where(
+        PredictionLog.model_id == model.id, PredictionLog.created_at >= since)) or 0
+    room = max(0, cap - stored_today)
+    names = [f["name"] for f in model.features]
+    chosen = [i for i in range(len(ids)) if rate >= 1.0 or random.random() < rate][:room]  # noqa: S311
+    for i in chosen:
+        row = rows[i] if isinstance(rows[i], dict) else {}
+        prediction = {"value": predictions[i]}
+        if probabilities is not None:
+            prediction["probabilities"] = probabilities[i]
+        db.session.add(PredictionLog(uid=ids[i], model_id=model.id, user_id=model.user_id,
+                                     inputs={n: _json_safe(row.get(n)) for n in names}, prediction=prediction))
+    db.session.commit()
+    return ids
+
+
+def _json_safe(value):
+    if isinstance(value, float) and value != value:
+        return None
+    return value if isinstance(value, str | int | float | bool) or value is None else str(value)
+
+
+def purge_old_predictions(days: int) -> int:
+    """Remove samples older than the retention (PREDICTION_RETENTION_DAYS)."""
+    cutoff = utcnow() - timedelta(days=days)
+    return db.session.execute(db.delete(PredictionLog).where(PredictionLog.created_at < cutoff)).rowcount or 0
+
+
+def score_file(user: User, model_id: int, path: Path, *, explain_rows: bool = False) -> tuple[pa.Table, int]:
+    """Score an uploaded CSV (any dialect the upload accepts): the rows with prediction columns."""
+    from app.ml.ingest import read_table
+
+    started = time.perf_counter()
+    model = training.get_model(user, model_id)
+    table, _ = read_table(path, max_bytes=current_app.config["MAX_UPLOAD_MB"] * 1024 * 1024)
+    names = [f["name"] for f in model.features]
+    missing = [n for n in names if n not in table.column_names]
+    if missing:
+        raise DomainError(f"The file lacks the model's input columns: {', '.join(missing)}.",
+                          {"files": {"file": [f"Missing columns: {', '.join(missing)}."]}})
+    limit = int(_setting("BATCH_SYNC_ROWS", 50_000))
+    if table.num_rows > limit:
+        raise DomainError(f"Files over {limit} rows are scored as a batch job (not available yet).", status=413)
+    rows = table.select(names).to_pylist()
+    try:
+        checked = check_rows(rows, model.features, max_rows=limit)
+    except InvalidInput as exc:
+        raise DomainError(exc.message, {"files": {"file": exc.errors}}, status=exc.status) from exc
+    pipeline = loaded(model)
+    predictions, probabilities = predict(pipeline, checked.frame, model.task, model.classes)
+    out = table.append_column("prediction", pa.array([str(p) if model.task == "classification" else p
+                                                       for p in predictions]))
+    for label in (model.classes or []) if probabilities is not None else []:
+        out = out.append_column(f"probability_{label}", pa.array([p[str(label)] for p in probabilities]))
+    if explain_rows:
+        reasons = explain(pipeline, checked.frame, background_frame(model), model.task, predictions)
+        out = out.append_column("reasons", pa.array(["; ".join(r["text"] for r in rs) for rs in reasons]))
+    _observe(model.id, len(predictions), time.perf_counter() - started)
+    log_predictions(model, rows, predictions, probabilities)
+    return out, len(predictions)
