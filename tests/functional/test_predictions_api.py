@@ -7,8 +7,8 @@ import io
 
 import pytest
 
-from tests.functional.test_training_api import PENGUINS
 from tests.functional.test_datasets_api import upload
+from tests.functional.test_training_api import PENGUINS
 
 ROW = {"island": "Biscoe", "bill_length_mm": 48.0, "bill_depth_mm": 15.0, "flipper_length_mm": 220,
        "body_mass_g": 5200, "sex": "male", "year": 2008}
@@ -90,16 +90,16 @@ def test_predictions_probabilities_reasons_and_validation(app, client, api_heade
 
 
 def test_batch_scoring_csv(client, api_headers, model_id):
-    content = ("island;bill_length_mm;bill_depth_mm;flipper_length_mm;body_mass_g;sex;year;note\n"
-               "Biscoe;48,0;15,0;220;5200;male;2008;=cmd\n"
-               "Dream;39,5;18,1;190;3700;NA;2009;ok\n").encode()
+    content = (b"island;bill_length_mm;bill_depth_mm;flipper_length_mm;body_mass_g;sex;year;note\n"
+               b"Biscoe;48,0;15,0;220;5200;male;2008;=cmd\n"
+               b"Dream;39,5;18,1;190;3700;NA;2009;ok\n")
     r = client.post(f"/api/v1/models/{model_id}/batch-predictions", headers=api_headers,
                     data={"file": (io.BytesIO(content), "to-score.csv"), "explain": "true"},
                     content_type="multipart/form-data")
     assert r.status_code == 200, r.data[:500]
     assert r.mimetype == "text/csv" and r.headers["Content-Disposition"].startswith("attachment")
     table = list(csv.DictReader(io.StringIO(r.data.decode())))
-    assert [row["prediction"] for row in table][0] == "Gentoo"
+    assert table[0]["prediction"] == "Gentoo"
     assert {"probability_Adelie", "probability_Chinstrap", "probability_Gentoo", "reasons"} <= set(table[0])
     assert table[0]["note"] == "'=cmd"  # formula-safe output
 
