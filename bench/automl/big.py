@@ -18,7 +18,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from app.ml.training import SearchRequest, run_search  # noqa: E402
+from app.ml.training import SearchRequest, run_search
 
 
 def make(rows: int, seed: int = 0) -> tuple[pd.DataFrame, dict]:

@@ -81,8 +81,15 @@ def main(argv=None):
     parser.add_argument("--budget", type=float, default=None)
     parser.add_argument("--only", nargs="*", default=None, help="dataset names")
     parser.add_argument("--skip-flaml", action="store_true")
-    parser.add_argument("--out", default=None, help="write results as JSON here")
+    parser.add_argument("--out", default=None, help="append one JSON line per dataset here")
+    parser.add_argument("--table", nargs="*", default=None,
+                        help="only print the table of these JSON-lines files")
     args = parser.parse_args(argv)
+    if args.table:
+        rows = [json.loads(line) for f in args.table for line in Path(f).read_text().splitlines()
+                if line.startswith("{")]
+        print_table(rows, args.budget or 60)
+        return
     budget = args.budget or (15 if args.quick else 60)
     names = args.only or (list(QUICK) if args.quick else list(DATASETS))
     rows = []
@@ -90,6 +97,7 @@ def main(argv=None):
         df, target, task = DATASETS[name]()
         kinds = kinds_of(df)
         df = as_app_frame(df, kinds)
+        df = df[df[target].notna()].reset_index(drop=True)  # unlabeled rows cannot be scored
         train, test = split(df, target, task)
         row = {"dataset": name, "task": task, "rows": len(df), "cols": df.shape[1] - 1}
         row["ours"] = run_ours(train, test, target, task, kinds, budget)
@@ -97,9 +105,10 @@ def main(argv=None):
             row["flaml"] = run_flaml(train, test, target, task, budget)
         rows.append(row)
         print(json.dumps(row), flush=True)
+        if args.out:
+            with open(args.out, "a") as out:
+                out.write(json.dumps(row) + "\n")
     print_table(rows, budget)
-    if args.out:
-        Path(args.out).write_text(json.dumps(rows, indent=2))
 
 
 def print_table(rows, budget):

@@ -171,7 +171,7 @@ def cross_validate(cand: Candidate, pipeline: Pipeline, X: pd.DataFrame, y: np.n
             else:
                 oof[valid_idx] = model.predict(X.iloc[valid_idx])
         cand.save_s = max(cand.save_s, save_seconds(model))
-        if hasattr(model[-1], "n_iter_"):
+        if cand.family.style == "hgb":
             cand.iterations.append(int(np.max(model[-1].n_iter_)))
     if task == "classification":
         cand.cv_metrics = classification_metrics(y, oof, classes)

@@ -10,6 +10,7 @@ from threadpoolctl import threadpool_limits
 from app.ml.training.candidates import OPENMP_THREADS, fit_limited, make_pipeline
 from app.ml.training.costs import save_seconds
 from app.ml.training.ensemble import MIN_GAIN, select_weights
+from app.ml.training.errors import TrainingCancelled
 from app.ml.training.families import ENSEMBLE
 from app.ml.training.metrics import LOWER_IS_BETTER, baseline_metrics, score, verdict
 from app.ml.training.report import charts, held_out, input_schema, permutation_importance
@@ -106,6 +107,10 @@ def finalize(*, best, task, metric, prep, request, data, classes, cardinality, c
     later = 1.0 + 0.3 * len(ranked) + (1.5 * ranked[0].save_s if tracker else 0.0)
     kept = _refit(ranked, data, request, prep, cardinality, task, clock, should_stop, progress,
                   later)
+    if should_stop():
+        if tracker:
+            tracker.end_job(parent, "KILLED", {})
+        raise TrainingCancelled("Training was cancelled.")
     ens = _ensemble(kept, best, y_search, task, metric, classes)
     if ens is not None:
         kept[ENSEMBLE] = ens

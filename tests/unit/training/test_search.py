@@ -128,3 +128,8 @@ def test_when_nothing_finishes_in_time_a_cheap_rescue_model_is_kept(frame, kinds
                         families=None)
     assert result.models
     assert result.candidates[-1]["family"] == "decision_tree"
+
+
+def test_every_default_candidate_succeeds_for_regression(frame, kinds):
+    result, _ = _search(frame, kinds, target="amount", families=None, max_candidates=5)
+    assert [c["status"] for c in result.candidates] == ["ok"] * 5
