@@ -119,3 +119,28 @@ def test_another_user_and_deleted_models_are_404(client, api_headers, model_id, 
     assert client.delete(f"/api/v1/models/{model_id}", headers=api_headers).status_code == 204
     assert predict(client, api_headers, model_id, [ROW]).status_code == 404
     assert predict(client, {}, model_id, [ROW]).status_code == 401
+
+
+def test_exported_model_loads_with_pyfunc_in_a_fresh_process(client, api_headers, model_id, tmp_path):
+    import json
+    import subprocess
+    import sys
+    import zipfile
+
+    export = client.get(f"/api/v1/models/{model_id}/export", headers=api_headers)
+    assert export.status_code == 200
+    zipfile.ZipFile(io.BytesIO(export.data)).extractall(tmp_path / "model")
+    rows = [ROW, {**ROW, "island": "Dream", "bill_length_mm": 39.5, "bill_depth_mm": 18.1,
+                  "flipper_length_mm": 190, "body_mass_g": 3700, "sex": "female"}]
+    api = predict(client, api_headers, model_id, rows).json["predictions"]
+    script = (
+        "import json, sys, pandas as pd, mlflow.pyfunc\n"
+        "model = mlflow.pyfunc.load_model(sys.argv[1])\n"
+        "frame = pd.DataFrame(json.loads(sys.argv[2]))\n"
+        "frame = frame.astype({c: float for c in frame.select_dtypes('number').columns})\n"
+        "print(json.dumps([str(p) for p in model.predict(frame)]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script, str(tmp_path / "model"), json.dumps(rows)],
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == api
