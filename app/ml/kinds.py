@@ -64,15 +64,23 @@ class Classified:
     values: pa.ChunkedArray
     date_format: str | None = None
     warnings: list[tuple[str, str]] = field(default_factory=list)
+    distinct: int | None = None  # distinct non-missing values, when already counted
 
 
-def clean_strings(values: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray:
-    """Trim spaces and turn missing markers into nulls (copying only when needed)."""
+def clean_strings(values: pa.ChunkedArray | pa.Array, markers_nulled: bool = False) -> pa.ChunkedArray:
+    """Trim spaces and turn missing markers into nulls (copying only when needed).
+
+    `markers_nulled`: the reader already made exact markers null, so only trimmed values
+    need the marker test.
+    """
     values = _chunked(values)
     if pa.types.is_large_string(values.type):
         values = pc.cast(values, pa.string())
-    if any(_any(pc.match_like(values, p)) for p in (" %", "% ", "\t%", "%\t")):
+    trimmed = any(_any(pc.match_like(values, p)) for p in (" %", "% ", "\t%", "%\t"))
+    if trimmed:
         values = pc.utf8_trim_whitespace(values)
+    elif markers_nulled:
+        return values
     markers = pa.array(MISSING_MARKERS, type=values.type)
     is_marker = pc.is_in(values, value_set=markers)
     if _any(is_marker):
@@ -95,10 +103,10 @@ def classify(values, name: str = "", decimal: str = ".", thousands: str | None =
         if typed is not None:
             return typed
     if _all(pc.match_substring_regex(head, _DATEISH)):
-        dated = _parse_datetimes(values.drop_null(), values)
+        dated = _parse_datetimes(values)
         if dated is not None:
             return dated
-    return _classify_strings(values, values.drop_null(), name)
+    return _classify_strings(values, name)
 
 
 def _numbers(values, name, decimal, thousands) -> Classified | None:
@@ -110,7 +118,9 @@ def _numbers(values, name, decimal, thousands) -> Classified | None:
     if ints is not None:
         if _zero_padded(norm):
             return None  # codes such as 007 keep their spelling
-        return Classified("id" if _integer_id(ints, name) else "integer", ints)
+        distinct = pc.count_distinct(ints, mode="only_valid").as_py()
+        kind = "id" if _integer_id(ints, name, distinct) else "integer"
+        return Classified(kind, ints, distinct=distinct)
     try:
         floats = pc.cast(norm, pa.float64())
     except pa.ArrowInvalid:
@@ -118,7 +128,7 @@ def _numbers(values, name, decimal, thousands) -> Classified | None:
     if not _any(pc.match_substring(norm, ".")) and _all(
         pc.match_substring_regex(norm.drop_null(), _INT)
     ):
-        result = _classify_strings(values, values.drop_null(), name)
+        result = _classify_strings(values, name)
         result.warnings.append(("wide_integer", "integers wider than 64 bits are kept exactly, as text"))
         return result
     return _drop_infinite(floats)
@@ -178,7 +188,8 @@ def _drop_infinite(floats: pa.ChunkedArray) -> Classified:
     return Classified("float", floats, warnings=warnings)
 
 
-def _parse_datetimes(present, values) -> Classified | None:
+def _parse_datetimes(values) -> Classified | None:
+    present = values  # kernels skip nulls; a format fits when it adds no nulls
     if _all(pc.match_substring_regex(present, _ISO)):
         tz = _all(pc.match_substring_regex(present, _ISO_TZ))
         if tz or not _any(pc.match_substring_regex(present, _ISO_TZ)):
@@ -187,11 +198,13 @@ def _parse_datetimes(present, values) -> Classified | None:
                 return Classified("datetime", parsed, "ISO 8601")
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 return None
-    n = len(present)
     fitting = []
+    head = values.slice(0, 4096).drop_null().slice(0, 256)
     for fmt in _DATE_FORMATS:
+        if pc.strptime(head, format=fmt, unit="us", error_is_null=True).null_count:
+            continue  # cheap rejection on the first values
         parsed = pc.strptime(present, format=fmt, unit="us", error_is_null=True)
-        if parsed.null_count == 0 and len(parsed) == n:
+        if parsed.null_count == values.null_count:
             fitting.append(fmt)
     if not fitting:
         return None
@@ -204,40 +217,46 @@ def _parse_datetimes(present, values) -> Classified | None:
     return Classified("datetime", parsed, fmt, warnings)
 
 
-def _integer_id(ints: pa.ChunkedArray, name: str) -> bool:
-    present = ints.drop_null()
-    n = len(present)
-    if n < 20 or present.null_count or pc.count_distinct(present).as_py() != n:
+def _integer_id(ints: pa.ChunkedArray, name: str, distinct: int | None = None) -> bool:
+    n = len(ints) - ints.null_count
+    if distinct is None:
+        distinct = pc.count_distinct(ints, mode="only_valid").as_py()
+    if n < 20 or distinct != n:
         return False
     if ID_NAME.search(name or ""):
         return True
-    diffs = pc.pairwise_diff(present.combine_chunks())
+    diffs = pc.pairwise_diff(ints.drop_null().combine_chunks())
     return bool(pc.min(diffs.slice(1)).as_py() > 0)
 
 
-def _classify_strings(values, present, name: str) -> Classified:
-    n = len(present)
-    distinct = pc.count_distinct(present).as_py()
+def _classify_strings(values, name: str) -> Classified:
+    """boolean, id, text or categorical; nulls are skipped by every kernel used here."""
+    n = len(values) - values.null_count
+    distinct = pc.count_distinct(values, mode="only_valid").as_py()
+
+    def result(kind: str) -> Classified:
+        return Classified(kind, values, distinct=distinct)
+
     if distinct <= 6:
-        lowered = {str(v).lower() for v in pc.unique(present).to_pylist()}
+        lowered = {str(v).lower() for v in pc.unique(values).to_pylist() if v is not None}
         if any(lowered <= pair for pair in BOOLEAN_PAIRS):
-            return Classified("boolean", values)
-    lengths = pc.utf8_length(present)
+            return result("boolean")
+    lengths = pc.utf8_length(values)
     mean_len = pc.mean(lengths).as_py() or 0
     if distinct == n and n >= 20:
         if ID_NAME.search(name or ""):
-            return Classified("id", values)
+            return result("id")
         max_len = pc.max(lengths).as_py()
-        codes = pc.match_substring_regex(present, r"^[A-Za-z0-9][A-Za-z0-9_.:/#-]*$")
-        mixed = pc.match_substring_regex(present, r"\d")
+        codes = pc.match_substring_regex(values, r"^[A-Za-z0-9][A-Za-z0-9_.:/#-]*$")
+        mixed = pc.match_substring_regex(values, r"\d")
         if max_len <= 64 and _all(codes) and pc.mean(pc.cast(mixed, pa.int8())).as_py() >= 0.5:
-            return Classified("id", values)
+            return result("id")
     if mean_len >= 30:
-        return Classified("text", values)
-    spaced = pc.mean(pc.cast(pc.match_substring(present, " "), pa.int8())).as_py()
+        return result("text")
+    spaced = pc.mean(pc.cast(pc.match_substring(values, " "), pa.int8())).as_py()
     if n >= 20 and spaced >= 0.5 and distinct >= 0.5 * n:
-        return Classified("text", values)
-    return Classified("categorical", values)
+        return result("text")
+    return result("categorical")
 
 
 def infer_kind(values, name: str = "") -> str:

@@ -9,9 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from app.ml.kinds import classify, clean_strings
+from app.ml.kinds import MISSING_MARKERS, classify, clean_strings
 
 from .model import ColumnInfo, IngestWarning
+
+MISSING = frozenset(MISSING_MARKERS)
 
 KINDS_KEY = b"csv_analyzer.kinds"
 DATE_FORMATS_KEY = b"csv_analyzer.date_formats"
@@ -51,13 +53,14 @@ def build_table(names: list[str], columns: list[pa.ChunkedArray], decimal: str,
     """
     def one(i: int):
         raw, columns[i] = columns[i], None
-        result = classify(clean_strings(raw), names[i], decimal, thousands)
+        result = classify(clean_strings(raw, markers_nulled=True), names[i], decimal, thousands)
         del raw
         values = result.values
-        present = len(values) - values.null_count
+        unique = result.distinct
+        if unique is None:
+            unique = pc.count_distinct(values, mode="only_valid").as_py()
         info = ColumnInfo(
-            name=names[i], kind=result.kind, missing=values.null_count,
-            unique=pc.count_distinct(values, mode="only_valid").as_py() if present else 0,
+            name=names[i], kind=result.kind, missing=values.null_count, unique=unique,
             date_format=result.date_format,
         )
         warns = [IngestWarning(code, f"{names[i]}: {msg}", names[i]) for code, msg in result.warnings]
@@ -80,4 +83,7 @@ def strings_to_arrays(rows: list[list[str]], width: int) -> list[pa.Array]:
     """Column-wise string arrays from a batch of equally wide rows."""
     if not rows:
         return [pa.array([], pa.string()) for _ in range(width)]
-    return [pa.array(list(col), pa.string()) for col in zip(*rows, strict=True)]
+    return [
+        pa.array([None if v in MISSING else v for v in col], pa.string())
+        for col in zip(*rows, strict=True)
+    ]
