@@ -259,6 +259,25 @@ def _classify_strings(values, name: str) -> Classified:
     return result("categorical")
 
 
+def classify_typed(values: pa.ChunkedArray, name: str = "") -> Classified | None:
+    """Kind of a column an Arrow reader already typed (None for strings: use `classify`)."""
+    typ = values.type
+    if pa.types.is_integer(typ):
+        ints = pc.cast(values, pa.int64()) if typ != pa.int64() else values
+        distinct = pc.count_distinct(ints, mode="only_valid").as_py()
+        return Classified("id" if _integer_id(ints, name, distinct) else "integer", ints, distinct=distinct)
+    if pa.types.is_floating(typ):
+        return _drop_infinite(pc.cast(values, pa.float64()))
+    if pa.types.is_timestamp(typ) or pa.types.is_date(typ):
+        tz = getattr(typ, "tz", None)
+        return Classified("datetime", pc.cast(values, pa.timestamp("us", tz=tz)), "ISO 8601")
+    if pa.types.is_boolean(typ):
+        return Classified("boolean", values)
+    if pa.types.is_null(typ):
+        return Classified("categorical", pc.cast(values, pa.string()), distinct=0)
+    return None
+
+
 def infer_kind(values, name: str = "") -> str:
     """The kind of a column given as a pandas Series or an Arrow array (typed or strings)."""
     if hasattr(values, "name") and not name and isinstance(getattr(values, "name", None), str):

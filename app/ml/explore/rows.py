@@ -72,17 +72,15 @@ def query_rows(
             f"SELECT file_row_number{key} FROM {src}{where}", params=params
         ).to_arrow_table()
         total = matches.num_rows
-        if sort is None:
-            positions = _column(matches.slice(offset, limit))
-        else:
-            con.register("__matches", matches)
-            positions = _column(
-                con.sql(
-                    f"SELECT file_row_number FROM __matches ORDER BY {order_by} "
-                    f"LIMIT {int(limit)} OFFSET {int(offset)}"
-                ).to_arrow_table()
-            )
-            con.unregister("__matches")
+        # Ordered even without a sort column: a filtered parallel scan may return any order.
+        con.register("__matches", matches)
+        positions = _column(
+            con.sql(
+                f"SELECT file_row_number FROM __matches ORDER BY {order_by} "
+                f"LIMIT {int(limit)} OFFSET {int(offset)}"
+            ).to_arrow_table()
+        )
+        con.unregister("__matches")
     return {
         "total": total,
         "offset": offset,

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from app.ml.kinds import MISSING_MARKERS, classify, clean_strings
+from app.ml.kinds import MISSING_MARKERS, classify, classify_typed, clean_strings
 
 from .model import ColumnInfo, IngestWarning
 
@@ -53,7 +53,9 @@ def build_table(names: list[str], columns: list[pa.ChunkedArray], decimal: str,
     """
     def one(i: int):
         raw, columns[i] = columns[i], None
-        result = classify(clean_strings(raw, markers_nulled=True), names[i], decimal, thousands)
+        result = classify_typed(raw, names[i])
+        if result is None:
+            result = classify(clean_strings(raw, markers_nulled=True), names[i], decimal, thousands)
         del raw
         values = result.values
         unique = result.distinct

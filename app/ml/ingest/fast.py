@@ -13,6 +13,12 @@ import pyarrow.csv as pacsv
 
 from app.ml.kinds import MISSING_MARKERS
 
+NEVER = "\x00"  # control characters were removed, so no cell reads as a boolean
+
+
+def _is_text(col) -> bool:
+    return pa.types.is_string(col.type) or pa.types.is_large_string(col.type)
+
 
 def read_columns(path: str, plan, max_cell: int, notes: dict) -> list[pa.ChunkedArray] | None:
     width = plan.layout.width
@@ -42,11 +48,17 @@ def read_columns(path: str, plan, max_cell: int, notes: dict) -> list[pa.Chunked
         ignore_empty_lines=True,
         invalid_row_handler=on_invalid,
     )
+    # pyarrow infers numbers and ISO timestamps while parsing (multi-threaded, as the plain
+    # read_csv does); booleans stay strings to keep their spelling, and columns whose sample
+    # shows zero-padded codes, very wide integers or thousands separators are read as strings
     convert_options = pacsv.ConvertOptions(
-        column_types={n: pa.string() for n in names},
+        column_types={names[i]: pa.string() for i in plan.text_columns},
         strings_can_be_null=True,
         quoted_strings_can_be_null=True,
         null_values=MISSING_MARKERS,
+        true_values=[NEVER],
+        false_values=[NEVER],
+        decimal_point=plan.decimal,
     )
     try:
         table = pacsv.read_csv(path, read_options, parse_options, convert_options)
@@ -57,9 +69,9 @@ def read_columns(path: str, plan, max_cell: int, notes: dict) -> list[pa.Chunked
     columns = [table.column(i) for i in range(width)]
     del table
     for col in columns:
-        if len(col) and (pc.max(pc.binary_length(col)).as_py() or 0) > max_cell:
+        if _is_text(col) and len(col) and (pc.max(pc.binary_length(col)).as_py() or 0) > max_cell:
             return None
-    if plan.header and len(columns) >= 2 and len(columns[0]):
+    if plan.header and len(columns) >= 2 and len(columns[0]) and _is_text(columns[0]) and _is_text(columns[1]):
         same = pc.and_(pc.equal(columns[0], plan.header[0]), pc.equal(columns[1], plan.header[1]))
         if pc.any(same).as_py():
             return None

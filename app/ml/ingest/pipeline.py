@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ class _Plan:
     header_lines: int
     decimal: str
     thousands: str | None
+    text_columns: set[int]
 
 
 def read_table(src_path, overrides: dict | None = None, *, max_bytes: int | None = None,
@@ -194,7 +196,8 @@ def _plan(sample: str, whole: bool, fmt: CsvFormat, overrides: dict, max_columns
     if overrides.get("decimal"):
         decimal = overrides["decimal"]
         thousands = ("." if decimal == "," else ",") if thousands else None
-    return _Plan(fmt, layout, header, skipped, header_lines, decimal, thousands)
+    return _Plan(fmt, layout, header, skipped, header_lines, decimal, thousands,
+                 _columns_to_read_as_text(body, layout.width, thousands))
 
 
 def _broken_header(sample: str, records: list[list[str]], layout: Layout, fmt: CsvFormat,
@@ -210,6 +213,22 @@ def _broken_header(sample: str, records: list[list[str]], layout: Layout, fmt: C
     if len(cells) < max(1, layout.width // 2) or any(looks_numeric(c) for c in cells):
         return None
     return fixed
+
+
+_CODE_LIKE = re.compile(r"^\s*[+-]?(?:0\d+|\d{19,})\s*$")
+
+
+def _columns_to_read_as_text(body: list[list[str]], width: int, thousands: str | None) -> set[int]:
+    """Columns the fast reader must not type itself: zero-padded codes (`007`), integers too
+    wide for 64 bits, numbers with thousands separators; `kinds` decides them from strings."""
+    out = set()
+    for record in body:
+        if len(record) != width:
+            continue
+        for j, cell in enumerate(record):
+            if _CODE_LIKE.match(cell) or (thousands and thousands in cell and cell[-1:].isdigit()):
+                out.add(j)
+    return out
 
 
 def _lines(path: str) -> Iterator[str]:

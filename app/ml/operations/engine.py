@@ -130,8 +130,9 @@ def _planned(con, src_path, op: str, params: dict) -> tuple[Layout, Plan, str, l
         sql += f" WHERE {plan.where}"
     if plan.qualify:
         sql += f" QUALIFY {plan.qualify}"
-    if plan.reorders:  # scans, filters and projections keep file order by themselves
-        sql += " ORDER BY __row"
+    # Always sort: DuckDB may run a long IN list (as in cast) or an anti-join as a hash join,
+    # which returns rows in any order; without ORDER BY a new version could shuffle rows.
+    sql += " ORDER BY __row"
     return lay, plan, sql, plan.select_params + plan.where_params
 
 

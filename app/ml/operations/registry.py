@@ -27,7 +27,6 @@ class Plan:
     where_params: list = field(default_factory=list)
     column_params: dict[str, list] = field(default_factory=dict)
     qualify: str = ""
-    reorders: bool = False  # True when the SQL may shuffle rows (a join or window): sort by __row
 
     @classmethod
     def keep_all(cls, lay: Layout, kinds: dict[str, str] | None = None) -> Plan:

@@ -30,7 +30,6 @@ def drop_duplicates(ctx: Context, p: dict) -> Plan:
     plan = Plan.keep_all(ctx.layout)
     keys = ", ".join(ident(c) for c in p["columns"])
     plan.qualify = f"row_number() OVER (PARTITION BY {keys} ORDER BY __row) = 1"
-    plan.reorders = True
     return plan
 
 
@@ -61,7 +60,6 @@ def drop_rows(ctx: Context, p: dict) -> Plan:
     plan = Plan.keep_all(ctx.layout)
     plan.where = "__row NOT IN (SELECT unnest(?::BIGINT[]))"
     plan.where_params = [rows]
-    plan.reorders = True
     return plan
 
 

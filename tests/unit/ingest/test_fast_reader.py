@@ -14,6 +14,11 @@ CASES = {
     "second table": "a,b\n1,x\n2,y\n3,z\na,b\n9,q\n",
     "preamble and blank lines": "Report\n\nMade today\n\nid,v\n\n1,2.5\n2,3.5\n\n3,4.5\n",
     "multi-line values": 'id,note\n1,"two\nlines"\n2,"x"\n3,"a, b"\n',
+    "codes, wide integers, thousands, booleans, dates": "zip;big;amount;ok;day;at\n" + "".join(
+        f"0{i:04d};{10**20 + i};{i}.{i:03d},5;{'yes' if i % 2 else 'no'};2024-01-{i % 28 + 1:02d};"
+        f"2024-01-01T10:00:{i % 60:02d}Z\n" for i in range(1, 60)
+    ),
+    "inf and nan": "k,v\n" + "".join(f"r{i},{'inf' if i % 5 == 0 else 'NaN' if i % 7 == 0 else i / 3}\n" for i in range(40)),
     "header in two rows": "year,year\nlabel,value\n" + "".join(f"{i},{i * 2}\n" for i in range(10)),
     "semicolon decimal comma": "k;v\n" + "".join(f"r{i};{i},25\n" for i in range(50)),
     "markers and spaces": "k,v\n" + "".join(f" r{i} , {'NA' if i % 3 else i} \n" for i in range(30)),
