@@ -17,7 +17,6 @@ class Dialect:
     thousands: str | None = None
     header: bool = True
     skipped_lines: int = 0
-    line_terminator: str = "\n"
     header_rows: int = 1
     skipinitialspace: bool = False
 
