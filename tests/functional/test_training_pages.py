@@ -147,6 +147,13 @@ def test_posts_need_the_csrf_token(user, penguins, app, user_id):
     assert user.post(f"/models/{ids['models'][1]}/delete").status_code == 400
 
 
+def test_start_refusal_without_javascript_shows_the_form_again(user, token, penguins):
+    r = user.post(f"/datasets/{penguins}/train",
+                  data={"target": "species", "metric": "r2", "time_budget_s": "15", "csrf_token": token})
+    assert r.status_code == 422 and is_page(r.text) and 'id="start-result"' in r.text
+    assert '<option value="species" selected>' in r.text
+
+
 def test_start_refusals_show_in_place(user, token, penguins):
     r = post_hx(user, f"/datasets/{penguins}/train", token,
                 {"target": "species", "metric": "r2", "time_budget_s": "15"})
@@ -166,6 +173,12 @@ def test_start_opens_the_job_and_a_twin_links_to_it(user, token, penguins, track
         assert f'href="{job_url}"' in twin.text
         cancelled = post_hx(user, f"{job_url}/cancel", token)
         assert cancelled.status_code in (200, 409)
+        if cancelled.status_code == 200:  # the final state: no trigger, a Retry button
+            assert not is_page(cancelled.text) and 'data-status="cancelled"' in cancelled.text
+            assert "hx-trigger" not in cancelled.text and 'id="retry-button"' in cancelled.text
+            retried = post_hx(user, f"{job_url}/retry", token)
+            assert retried.headers["HX-Redirect"].startswith("/jobs/") and retried.headers["HX-Redirect"] != job_url
+            post_hx(user, f"{retried.headers['HX-Redirect']}/cancel", token)
     else:  # it already finished: a new job is fine
         assert twin.status_code == 200
 

@@ -20,6 +20,10 @@ bp = Blueprint("training", __name__)
 MLFLOW_UI_URL = "http://127.0.0.1:5000"  # `make mlflow-ui`
 
 
+def _user_key() -> str:
+    return f"user:{current_user.id}" if current_user.is_authenticated else f"addr:{request.remote_addr}"
+
+
 def go(url: str):
     """Navigate: HX-Redirect for htmx (a full page load), a 303 otherwise."""
     if is_htmx():
@@ -29,7 +33,7 @@ def go(url: str):
     return redirect(url, 303)
 
 
-def _train_context(dataset, form=None, preview=None, error=None) -> dict:
+def _train_context(dataset, form=None, preview=None, error=None, start_error=None) -> dict:
     """The train page's values: the dataset header, its columns, the form state and the preview."""
     form = form or {}
     version = datasets.get_version(dataset)
@@ -39,6 +43,7 @@ def _train_context(dataset, form=None, preview=None, error=None) -> dict:
         "target": form.get("target", ""), "task_override": form.get("task") or "",
         "excluded_by_user": set(form.getlist("exclude_columns")) if form else set(),
         "budget": form.get("time_budget_s") or DEFAULT_BUDGET_S, "preview": preview, "error": error,
+        "start_error": start_error,
         "class_bars": presenters.class_bars((preview or {}).get("class_counts")),
         "choices": presenters.train_choices(task, form.get("metric"), form.getlist("models") if form else []),
     }
@@ -74,21 +79,31 @@ def preview(dataset_id: int):
     return render("training/train.html", "training/_preview.html", oob=True, **context), 422 if error else 200
 
 
+def _running_twin(exc: DuplicateJob):
+    """The same request is queued or running: a link to it in place (htmx), or that job's page."""
+    job_url = url_for("training.job", job_id=exc.job_id)
+    if not is_htmx():
+        flash(exc.message, "info")
+        return redirect(job_url, 303)
+    return render("training/_duplicate.html", message=exc.message, job_url=job_url), 409
+
+
 @bp.route("/datasets/<int:dataset_id>/train", methods=["POST"])
 @login_required
-@limiter.limit(lambda: current_app.config["RATELIMIT_TRAINING"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_TRAINING"], key_func=_user_key)
 def start(dataset_id: int):
     """Start a training job and open its page; a refusal (422) or a running twin (409) shows in place."""
-    datasets.get_dataset(current_user, dataset_id)
+    dataset = datasets.get_dataset(current_user, dataset_id)
     try:
         job = service.start(current_user, training_request(request.form, dataset_id))
     except DuplicateJob as exc:
         db.session.rollback()
-        if not is_htmx():
-            flash(exc.message, "info")
-            return redirect(url_for("training.job", job_id=exc.job_id), 303)
-        return render("training/_duplicate.html", message=exc.message,
-                      job_url=url_for("training.job", job_id=exc.job_id)), 409
+        return _running_twin(exc)
+    except (DomainError, TrainingError) as exc:
+        db.session.rollback()
+        if is_htmx() or exc.status not in (409, 422):
+            raise  # htmx: the error fragment lands in #start-result (data-error-target)
+        return render("training/train.html", **_train_context(dataset, request.form, start_error=exc)), exc.status
     db.session.commit()
     return go(url_for("training.job", job_id=job.id))
 

@@ -2,6 +2,7 @@
 //   {"type": "roc", "curves": [{"class", "fpr": [...], "tpr": [...]}]}: one line per class and the chance diagonal;
 //   {"type": "scatter", "x": "actual", "y": "predicted", "points": [{...}], "diagonal"|"zero_line": true}.
 // Specs come through data-* attributes because the CSP forbids inline scripts; bar charts are charts.js's.
+// Also keeps the job status polling through a failed request.
 (function () {
   "use strict";
 
@@ -75,6 +76,20 @@
   function drawAll(root) {
     (root || document).querySelectorAll("canvas[data-training-chart]").forEach(draw);
   }
+
+  // A poll of the job status that fails (a busy or restarting server) would stop the polling: try again
+  // in a few seconds instead. The job's state is in the database, so nothing is lost meanwhile.
+  function retryPoll(event) {
+    var elt = event.detail && event.detail.elt;
+    if (!elt || elt.id !== "job-status" || !elt.getAttribute("hx-get") || !window.htmx) return;
+    window.setTimeout(function () {
+      if (document.body.contains(elt)) {
+        window.htmx.ajax("GET", elt.getAttribute("hx-get"), { source: elt, target: elt, swap: "outerHTML" });
+      }
+    }, 3000);
+  }
+  document.addEventListener("htmx:responseError", retryPoll);
+  document.addEventListener("htmx:sendError", retryPoll);
 
   document.addEventListener("DOMContentLoaded", function () { drawAll(document); });
   document.addEventListener("htmx:afterSettle", function (event) { drawAll(event.target); });
