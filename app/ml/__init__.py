@@ -1,0 +1,1 @@
+"""The service layer: pure Python over pandas, pyarrow, DuckDB, scikit-learn and MLflow (no Flask)."""
