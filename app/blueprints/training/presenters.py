@@ -93,7 +93,7 @@ def job_view(job: Job) -> dict:
         "target": request.get("target"), "dataset_id": request.get("dataset_id"),
         "dataset_name": _dataset_name(request.get("dataset_id")), "version": request.get("version"),
         "task": result.get("task") or request.get("task"), "reason": result.get("reason"),
-        "metric": metric_label(metric), "budget": request.get("time_budget_s"),
+        "metric": metric_label(metric) if metric else "the default metric", "budget": request.get("time_budget_s"),
         "percent": round(100 * min(max(fraction, 0.0), 1.0)),
         "candidates": progress.get("candidates_done") or 0,
         "best_so_far": number(progress.get("best_score")),
