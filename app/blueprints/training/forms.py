@@ -12,6 +12,8 @@ from app.blueprints.training.schemas import PreviewRequestSchema, TrainingReques
 from app.errors import DomainError
 
 DEFAULT_BUDGET_S = 60
+FIELD_LABELS = {"target": "Target column", "task": "Task", "exclude_columns": "Columns left out",
+                "time_budget_s": "Time budget", "metric": "Metric", "models": "Model families"}
 
 
 def _blank_to_none(value: str | None):
@@ -38,9 +40,17 @@ def _load(schema, body: dict) -> dict:
     try:
         return schema.load({k: v for k, v in body.items() if k in schema.fields})
     except ValidationError as exc:
-        fields = ", ".join(sorted(exc.messages)) if isinstance(exc.messages, dict) else ""
-        raise DomainError(f"Check these fields: {fields}." if fields else "The form is not valid.",
-                          {"form": exc.messages}) from None
+        messages = exc.messages if isinstance(exc.messages, dict) else {"form": exc.messages}
+        detail = "; ".join(f"{FIELD_LABELS.get(k, k)}: {_flat(v)}" for k, v in sorted(messages.items()))
+        raise DomainError(f"Check the form. {detail}", {"form": messages}) from None
+
+
+def _flat(messages) -> str:
+    if isinstance(messages, dict):
+        return " ".join(_flat(v) for v in messages.values())
+    if isinstance(messages, list):
+        return " ".join(_flat(v) for v in messages)
+    return str(messages)
 
 
 def preview_request(form, dataset_id: int) -> dict:
