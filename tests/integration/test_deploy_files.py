@@ -250,7 +250,8 @@ def test_entrypoint_is_executable():
 def test_entrypoint_migrates_then_execs_the_server_by_default(stub_bin):
     code, calls, pid = run_entrypoint(stub_bin)
     assert code == 0
-    assert calls == ["flask --app wsgi db upgrade", "gunicorn -c app/gunicorn_conf.py wsgi:app"]
+    assert calls == ["flask --app wsgi db upgrade", "flask --app wsgi init-tracking",
+                     "gunicorn -c app/gunicorn_conf.py wsgi:app"]
     # exec, not a child: gunicorn must be the process that receives docker's SIGTERM.
     _, log = stub_bin
     assert int(Path(f"{log}.gunicorn.pid").read_text()) == pid
@@ -261,7 +262,7 @@ def test_entrypoint_runs_other_commands_without_migrating_unless_asked(stub_bin,
     code, calls, _ = run_entrypoint(stub_bin, "touch", str(marker))
     assert code == 0 and marker.exists() and calls == []
     code, calls, _ = run_entrypoint(stub_bin, "true", RUN_MIGRATIONS="1")
-    assert code == 0 and calls == ["flask --app wsgi db upgrade"]
+    assert code == 0 and calls == ["flask --app wsgi db upgrade", "flask --app wsgi init-tracking"]
 
 
 def test_entrypoint_does_not_serve_when_migration_fails(stub_bin):
