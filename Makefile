@@ -54,7 +54,10 @@ fmt: install-dev
 
 bench: install-dev ## benchmarks against named references (see bench/README.md)
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev,bench]'
-	$(BIN)/python -m bench
+	# data sets that ship inside these packages (only their files are read)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps \
+	  'palmerpenguins>=0.1.6,<0.2' 'ISLP>=0.4,<0.7' 'plotnine>=0.13,<0.16' 'statsmodels>=0.14,<0.16'
+	$(BIN)/python -m bench $(BENCH)
 
 worker: migrate ## a job worker for JOB_BACKEND=celery (scale-out mode)
 	$(BIN)/celery -A app.jobs.celery_app worker --loglevel=INFO

@@ -226,7 +226,7 @@ def load_model(uri: str, tracking_uri: str | None = None):
     """
     import mlflow.artifacts
     import skops.io
-    location = _artifact_location(uri, tracking_uri)
+    location = artifact_location(uri, tracking_uri)
     with tempfile.TemporaryDirectory() as tmp:
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=location, dst_path=tmp))
         files = [local] if local.is_file() else list(local.rglob("*.skops"))
@@ -239,7 +239,7 @@ def load_model(uri: str, tracking_uri: str | None = None):
         return skops.io.load(files[0], trusted=untrusted)
 
 
-def _artifact_location(uri: str, tracking_uri: str | None) -> str:
+def artifact_location(uri: str, tracking_uri: str | None) -> str:
     """models:/ URIs resolved through *our* store (MLflow would use the global tracking URI)."""
     if not uri.startswith("models:/"):
         return uri

@@ -16,9 +16,9 @@ def model_directory(model, dest: Path) -> Path:
     """Copy the model's MLflow directory (MLmodel, skops file, requirements) into `dest`."""
     import mlflow.artifacts
 
-    from app.ml.tracking import _artifact_location
+    from app.ml.tracking import artifact_location
 
-    location = _artifact_location(model.model_uri, current_app.config["MLFLOW_TRACKING_URI"])
+    location = artifact_location(model.model_uri, current_app.config["MLFLOW_TRACKING_URI"])
     return Path(mlflow.artifacts.download_artifacts(artifact_uri=location, dst_path=str(dest)))
 
 
