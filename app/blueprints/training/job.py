@@ -24,6 +24,7 @@ from app.telemetry import app_metrics
 
 MIN_BUDGET_S = 5
 BACKGROUND_ROWS = 30
+KEEP_RESERVE_S = 3.0
 
 
 @job_function("training")
@@ -51,7 +52,9 @@ def _train(job_id: int, ctx) -> dict:
     db.session.rollback()  # end the read transaction: the heartbeat writes meanwhile
     tracker = make_tracker(current_app.config)
     remaining = ctx.remaining_s()
-    budget = max(MIN_BUDGET_S, remaining if remaining is not None else request["time_budget_s"])
+    remaining = request["time_budget_s"] if remaining is None else remaining
+    # Keep a little for the model rows and the commit: the job is ended at budget + 10 % + 5 s.
+    budget = max(MIN_BUDGET_S, remaining - min(KEEP_RESERVE_S, 0.05 * request["time_budget_s"]))
     search = service.search_request(
         request, time_budget_s=budget,
         tags={"user": job.user_id, "dataset": dataset.id, "version": version, "job": job.id},
