@@ -12,20 +12,13 @@ from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES
 
+from app.ml.errors import ServiceError
+
 log = logging.getLogger(__name__)
 
 
-class DomainError(Exception):
-    """A refusal a user can act on. `status` is the HTTP status it maps to."""
-
-    status = 422
-
-    def __init__(self, message: str, errors: dict | None = None, status: int | None = None):
-        super().__init__(message)
-        self.message = message
-        self.errors = errors or {}
-        if status is not None:
-            self.status = status
+class DomainError(ServiceError):
+    """A refusal a user can act on, raised by the web layer's own services."""
 
 
 class NotFound(DomainError):
@@ -75,12 +68,9 @@ def error_response(status: int, message: str, errors: dict | None = None, header
 
 
 def domain_status(exc: Exception) -> int | None:
-    """The status of an exception from our own code that carries one (app/ml errors do)."""
-    status = getattr(exc, "status", None)
-    module = type(exc).__module__ or ""
-    if isinstance(status, int) and 400 <= status < 600 and module.startswith("app."):
-        return status
-    return None
+    """The HTTP status of a refusal from the service layer."""
+    status = getattr(exc, "status", None) if isinstance(exc, ServiceError) else None
+    return status if isinstance(status, int) and 400 <= status < 600 else None
 
 
 def register_error_handlers(app: Flask) -> None:

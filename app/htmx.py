@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import make_response, render_template, request
+from flask import make_response, redirect, render_template, request
 
 
 def is_htmx() -> bool:
@@ -16,3 +16,12 @@ def render(page: str, fragment: str | None = None, **context):
     response = make_response(render_template(template, **context))
     response.headers["Vary"] = "HX-Request"
     return response
+
+
+def go(url: str):
+    """Navigate: HX-Redirect for htmx (a full page load), a 303 otherwise."""
+    if is_htmx():
+        response = make_response("", 200)
+        response.headers["HX-Redirect"] = url
+        return response
+    return redirect(url, 303)

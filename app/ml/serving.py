@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from app.ml.errors import ServiceError
 from app.ml.kinds import MISSING_MARKERS
 
 MISSING = {m.lower() for m in MISSING_MARKERS} | {"inf", "+inf", "-inf", "infinity", "-infinity"}
@@ -25,17 +26,8 @@ FALSE_WORDS = {"false", "no", "n", "f", "0", "off"}
 MAX_WARNINGS = 50
 
 
-class InvalidInput(Exception):
+class InvalidInput(ServiceError):
     """Rows that do not fit the schema; `errors` nests like marshmallow's ({"rows": {"0": {...}}})."""
-
-    status = 422
-
-    def __init__(self, message: str, errors: dict, status: int | None = None):
-        super().__init__(message)
-        self.message = message
-        self.errors = errors
-        if status is not None:
-            self.status = status
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from flask import Blueprint, current_app, flash, make_response, redirect, request, url_for
+from flask import Blueprint, current_app, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from app.blueprints.datasets import pages, service
@@ -15,7 +15,7 @@ from app.blueprints.datasets.table_query import TableQuery
 from app.blueprints.datasets.uploads import uploaded_path
 from app.errors import Conflict, DomainError
 from app.extensions import db, limiter
-from app.htmx import is_htmx, render
+from app.htmx import go, is_htmx, render
 
 bp = Blueprint("datasets", __name__)
 TABLE_ID = "dataset-table"
@@ -30,15 +30,6 @@ def _user_key() -> str:
 # the API counts its own uploads apart).
 upload_limit = limiter.shared_limit(lambda: current_app.config["RATELIMIT_UPLOADS"], scope="browser-uploads",
                                     key_func=_user_key)
-
-
-def go(url: str):
-    """Navigate: HX-Redirect for htmx (a full page load), a 303 otherwise."""
-    if is_htmx():
-        response = make_response("", 200)
-        response.headers["HX-Redirect"] = url
-        return response
-    return redirect(url, 303)
 
 
 def _table_response(context: dict, status: int, query: TableQuery, dataset_id: int):

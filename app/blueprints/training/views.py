@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, make_response, redirect, request, url_for
+from flask import Blueprint, current_app, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from app.blueprints.datasets import pages as dataset_pages
@@ -12,7 +12,7 @@ from app.blueprints.training.exports import send_model_zip
 from app.blueprints.training.forms import DEFAULT_BUDGET_S, preview_request, training_request
 from app.errors import DomainError
 from app.extensions import db, limiter
-from app.htmx import is_htmx, render
+from app.htmx import go, is_htmx, render
 from app.jobs import DuplicateJob
 from app.ml.training import TrainingError
 
@@ -22,15 +22,6 @@ MLFLOW_UI_URL = "http://127.0.0.1:5000"  # `make mlflow-ui`
 
 def _user_key() -> str:
     return f"user:{current_user.id}" if current_user.is_authenticated else f"addr:{request.remote_addr}"
-
-
-def go(url: str):
-    """Navigate: HX-Redirect for htmx (a full page load), a 303 otherwise."""
-    if is_htmx():
-        response = make_response("", 200)
-        response.headers["HX-Redirect"] = url
-        return response
-    return redirect(url, 303)
 
 
 def _train_context(dataset, form=None, preview=None, error=None, start_error=None) -> dict:

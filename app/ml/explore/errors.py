@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
+from app.ml.errors import ServiceError
 
-class DataError(Exception):
+
+class DataError(ServiceError):
     """Base class: `status` (HTTP-ish int), `message` (for a human), `errors` ({field: [messages]})."""
 
     status = 422
-
-    def __init__(self, message: str, errors: dict | None = None, status: int | None = None):
-        super().__init__(message)
-        self.message = message
-        self.errors = errors or {}
-        if status is not None:
-            self.status = status
 
 
 class DatasetFileMissing(DataError):

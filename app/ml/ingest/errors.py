@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from app.ml.errors import ServiceError
 
-class IngestError(Exception):
-    """A file that cannot become a dataset; nothing has been stored."""
+
+class IngestError(ServiceError):
+    """A file that cannot become a dataset; nothing has been stored. `line` names where."""
 
     status = 422
 
     def __init__(self, message: str, line: int | None = None):
         super().__init__(message)
-        self.message = message
         self.line = line
 
 

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
+from app.ml.errors import ServiceError
 
-class TrainingError(Exception):
+
+class TrainingError(ServiceError):
     """Base class: `status` maps to HTTP, `message` is shown to the user, `errors` gives details."""
 
     status = 500
-
-    def __init__(self, message: str, errors: dict | None = None, status: int | None = None):
-        super().__init__(message)
-        self.message = message
-        self.errors = errors or {}
-        if status is not None:
-            self.status = status
 
 
 class TrainingRejected(TrainingError):
