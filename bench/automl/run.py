@@ -1,18 +1,23 @@
-"""Benchmark our AutoML engine against FLAML (and AutoGluon when its venv exists).
+"""Benchmark our AutoML engine against FLAML and AutoGluon (medium_quality, best_quality).
 
-    .venv/bin/python bench/automl/run.py            # all datasets, 60 s each (~25 min)
+    .venv/bin/python bench/automl/run.py            # all datasets, 60 s each (~45 min)
     .venv/bin/python bench/automl/run.py --quick    # 4 small datasets, 15 s each
 
 Every system gets the same train part, budget and metric (accuracy / R²); all are scored on
 the same test part. Errors (1 - accuracy, 1 - R²) are compared as ratios to the best
-reference, then summarised as a geometric mean.
+reference, then summarised as a geometric mean. AutoGluon runs in its own virtual
+environment (AUTOGLUON_PYTHON, default .bench-venv/bin/python) through autogluon_worker.py;
+without it its columns say "not installed" and the rest still runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -75,12 +80,66 @@ def run_flaml(train, test, target, task, budget):
             "model": automl.best_estimator}
 
 
+AG_PRESETS = {"autogluon_medium": "medium_quality", "autogluon_best": "best_quality"}
+AG_WORKER = Path(__file__).with_name("autogluon_worker.py")
+
+
+def autogluon_python() -> Path | None:
+    """The interpreter of AutoGluon's own venv, or None when it is not installed."""
+    python = Path(os.environ.get("AUTOGLUON_PYTHON", ROOT / ".bench-venv" / "bin" / "python"))
+    return python if python.exists() else None
+
+
+def _ag_frame(df):
+    """Plain dtypes for the other venv's pandas: nullable integers become floats."""
+    out = df.copy()
+    for name, col in out.items():
+        if pd.api.types.is_integer_dtype(col):
+            out[name] = col.astype("float64")
+        elif not pd.api.types.is_numeric_dtype(col):
+            out[name] = col.astype(object)
+    return out
+
+
+def run_autogluon(python, train, test, target, task, budget, preset):
+    """Fit AutoGluon in its venv on the same parts; a failure is recorded, not raised."""
+    if python is None:
+        return {"error": None, "status": "not installed"}
+    train, test = _ag_frame(train), _ag_frame(test)
+    if task == "classification":
+        train[target] = train[target].astype(str)
+        problem = "binary" if train[target].nunique() == 2 else "multiclass"
+    else:
+        problem = "regression"
+    with tempfile.TemporaryDirectory(prefix="ag-split-") as tmp:
+        train.to_parquet(Path(tmp, "train.parquet"))
+        test.drop(columns=[target]).to_parquet(Path(tmp, "test.parquet"))
+        started = time.monotonic()
+        try:
+            done = subprocess.run(
+                [str(python), str(AG_WORKER), str(Path(tmp, "train.parquet")),
+                 str(Path(tmp, "test.parquet")), "--target", target, "--problem-type", problem,
+                 "--eval-metric", "accuracy" if task == "classification" else "r2",
+                 "--preset", preset, "--time-limit", f"{budget:g}", "--num-cpus", "2"],
+                capture_output=True, text=True, timeout=budget * 4 + 120, cwd=tmp)
+        except subprocess.TimeoutExpired:
+            return {"error": None, "status": "timed out"}
+        wall = time.monotonic() - started
+    if done.returncode != 0:
+        return {"error": None, "status": "failed: " + done.stderr.strip()[-300:]}
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    return {"error": error(task, test[target], out["predictions"]), "seconds": out["seconds"],
+            "wall_seconds": wall, "model": out["model"],
+            "dystack_retried": out.get("dystack_retried", False)}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="4 small datasets, 15 s budget")
     parser.add_argument("--budget", type=float, default=None)
     parser.add_argument("--only", nargs="*", default=None, help="dataset names")
     parser.add_argument("--skip-flaml", action="store_true")
+    parser.add_argument("--skip-autogluon", action="store_true")
     parser.add_argument("--out", default=None, help="append one JSON line per dataset here")
     parser.add_argument("--table", nargs="*", default=None,
                         help="only print the table of these JSON-lines files")
@@ -92,6 +151,7 @@ def main(argv=None):
         return
     budget = args.budget or (15 if args.quick else 60)
     names = args.only or (list(QUICK) if args.quick else list(DATASETS))
+    ag_python = autogluon_python()
     rows = []
     for name in names:
         df, target, task = DATASETS[name]()
@@ -103,6 +163,9 @@ def main(argv=None):
         row["ours"] = run_ours(train, test, target, task, kinds, budget)
         if not args.skip_flaml:
             row["flaml"] = run_flaml(train, test, target, task, budget)
+        if not args.skip_autogluon:
+            for key, preset in AG_PRESETS.items():
+                row[key] = run_autogluon(ag_python, train, test, target, task, budget, preset)
         rows.append(row)
         print(json.dumps(row), flush=True)
         if args.out:
@@ -111,26 +174,34 @@ def main(argv=None):
     print_table(rows, budget)
 
 
+def _cell(result):
+    return f"{result['error']:.4f}" if result.get("error") is not None else result["status"]
+
+
 def print_table(rows, budget):
-    refs = [k for k in ("flaml", "autogluon_medium", "autogluon_best") if k in rows[0]]
+    refs = [k for k in ("flaml", "autogluon_medium", "autogluon_best")
+            if any(k in r for r in rows)]
     head = ["dataset", "task", "rows", "ours err", *[f"{r} err" for r in refs], "ratio",
             "ours s", "ours model"]
-    print(f"\nBudget {budget:g} s per system and dataset; error = 1-accuracy or 1-R²\n")
+    print(f"\nBudget {budget:g} s per system and dataset; error = 1-accuracy or 1-R²; "
+          "ratio = ours / best reference\n")
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     ratios = []
     for r in rows:
-        best_ref = min(r[k]["error"] for k in refs) if refs else float("nan")
-        ratio = (max(r["ours"]["error"], 1e-4) / max(best_ref, 1e-4)) if refs else float("nan")
-        ratios.append(ratio)
+        errors = [r[k]["error"] for k in refs if k in r and r[k].get("error") is not None]
+        ratio = (max(r["ours"]["error"], 1e-4) / max(min(errors), 1e-4)) if errors \
+            else float("nan")
+        if errors:
+            ratios.append(ratio)
         cells = [r["dataset"], r["task"][:5], str(r["rows"]), f"{r['ours']['error']:.4f}",
-                 *[f"{r[k]['error']:.4f}" for k in refs], f"{ratio:.3f}",
+                 *[_cell(r[k]) if k in r else "-" for k in refs], f"{ratio:.3f}",
                  f"{r['ours']['seconds']:.1f}", r["ours"]["model"]]
         print("| " + " | ".join(cells) + " |")
-    if refs:
+    if ratios:
         gmean = float(np.exp(np.mean(np.log(ratios))))
-        print(f"\nGeometric mean of error ratios (ours / best reference): {gmean:.3f}; "
-              f"worst: {max(ratios):.3f}")
+        print(f"\nGeometric mean of error ratios (ours / best reference) over {len(ratios)} "
+              f"datasets: {gmean:.3f}; worst: {max(ratios):.3f}")
 
 
 if __name__ == "__main__":
