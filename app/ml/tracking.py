@@ -8,6 +8,7 @@ Models are loaded with our own allow-list of types, never the list stored in the
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import itertools
 import os
 import re
@@ -18,6 +19,8 @@ from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
+
+from app.ml.errors import ServiceError
 
 CHAMPION = "champion"
 # Every type a saved model may contain beyond skops' defaults: what our pipelines are made of.
@@ -32,14 +35,13 @@ TRUSTED_TYPES = frozenset({
 })
 
 
-class ModelLoadRefused(Exception):
+class ModelLoadRefused(ServiceError):
     """A model file holds a type we do not trust; it is not loaded."""
 
     status = 422
 
     def __init__(self, types: list[str]):
-        self.message = f"The model contains untrusted types: {', '.join(types)}."
-        super().__init__(self.message)
+        super().__init__(f"The model contains untrusted types: {', '.join(types)}.")
 
 
 def registered_model_name(dataset_id: Any, target: str) -> str:
@@ -218,17 +220,52 @@ class MlflowTracker:
         return load_model(uri, self.tracking_uri)
 
 
-def load_model(uri: str, tracking_uri: str | None = None):
+class ModelTampered(ServiceError):
+    """The model's files are not those recorded when it was saved: nothing was loaded."""
+
+    status = 503
+
+    def __init__(self, uri: str):
+        super().__init__("This model's files changed since it was saved, so it was not loaded. Retrain it.")
+        self.uri = uri
+
+
+def directory_digest(folder: Path) -> str:
+    """SHA-256 over every file's relative path and bytes, in a fixed order."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0")
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def model_digest(uri: str, tracking_uri: str | None = None) -> str:
+    """The digest of a saved model's files, recorded at training and checked at every load."""
+    import mlflow.artifacts
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Path(mlflow.artifacts.download_artifacts(
+            artifact_uri=artifact_location(uri, tracking_uri), dst_path=tmp))
+        return directory_digest(local if local.is_dir() else local.parent)
+
+
+def load_model(uri: str, tracking_uri: str | None = None, expected_sha256: str | None = None):
     """Load a model logged by MlflowTracker (runs:/, models:/, file paths) with our allow-list.
 
-    The skops file is checked against TRUSTED_TYPES before anything is constructed; the trusted
-    list written in the model's own MLmodel file is ignored.
+    With `expected_sha256`, the downloaded files must match the digest recorded at training
+    (ModelTampered otherwise, before anything is read). The skops file is checked against
+    TRUSTED_TYPES before anything is constructed; the trusted list written in the model's
+    own MLmodel file is ignored.
     """
     import mlflow.artifacts
     import skops.io
     location = artifact_location(uri, tracking_uri)
     with tempfile.TemporaryDirectory() as tmp:
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=location, dst_path=tmp))
+        if expected_sha256 and directory_digest(local if local.is_dir() else local.parent) != expected_sha256:
+            raise ModelTampered(uri)
         files = [local] if local.is_file() else list(local.rglob("*.skops"))
         if not files:
             raise FileNotFoundError(f"no skops model file under {uri}")

@@ -144,3 +144,23 @@ def test_exported_model_loads_with_pyfunc_in_a_fresh_process(client, api_headers
                          capture_output=True, text=True, timeout=300, check=False)
     assert out.returncode == 0, out.stderr[-2000:]
     assert json.loads(out.stdout.strip().splitlines()[-1]) == api
+
+
+def test_a_model_whose_files_changed_is_refused_with_503(app, client, api_headers, model_id, caplog):
+    from pathlib import Path
+    from urllib.parse import urlparse
+
+    from app.extensions import db
+    from app.ml.tracking import artifact_location
+    from app.models import TrainedModel
+
+    with app.app_context():
+        model = db.session.get(TrainedModel, model_id)
+        assert model.files_sha256 and len(model.files_sha256) == 64
+        folder = Path(urlparse(artifact_location(model.model_uri, app.config["MLFLOW_TRACKING_URI"])).path)
+    skops_file = next(folder.rglob("*.skops"))
+    skops_file.write_bytes(skops_file.read_bytes() + b"tampered")
+    r = predict(client, api_headers, model_id, [ROW])
+    assert r.status_code == 503
+    assert "changed since it was saved" in r.json["message"]
+    assert any("do not match the digest" in rec.getMessage() for rec in caplog.records)

@@ -7,6 +7,7 @@ for drift and live metrics.
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 import uuid
@@ -24,10 +25,12 @@ from app.errors import DomainError
 from app.extensions import db
 from app.ml.explain import explain
 from app.ml.serving import InvalidInput, check_rows, predict
-from app.ml.tracking import load_model
+from app.ml.tracking import ModelTampered, load_model
 from app.models import PredictionLog, TrainedModel, User
 from app.models.user import utcnow
 from app.telemetry import app_metrics
+
+log = logging.getLogger(__name__)
 
 
 def _setting(name: str, default):
@@ -38,7 +41,12 @@ def loaded(model: TrainedModel):
     if not model.model_uri:
         raise DomainError("This model has no saved files.", status=404)
     uri = current_app.config["MLFLOW_TRACKING_URI"]
-    return model_cache().get(model.id, model.model_uri, lambda model_uri: load_model(model_uri, uri))
+    try:
+        return model_cache().get(model.id, model.model_uri,
+                                 lambda model_uri: load_model(model_uri, uri, expected_sha256=model.files_sha256))
+    except ModelTampered:
+        log.error("model %s: its files do not match the digest recorded at training; not loaded", model.id)
+        raise
 
 
 def background_frame(model: TrainedModel) -> pd.DataFrame:

@@ -16,7 +16,7 @@ from app.blueprints.training import service
 from app.blueprints.training.tracking import make_tracker
 from app.extensions import db
 from app.jobs import job_function
-from app.ml.tracking import registered_model_name
+from app.ml.tracking import model_digest, registered_model_name
 from app.ml.training import SearchResult, run_search
 from app.ml.training.request import natural
 from app.models import Dataset, Job, TrainedModel
@@ -91,7 +91,8 @@ def _keep(job: Job, dataset: Dataset, version: int, result: SearchResult, backgr
             test_score=kept.test_score, baseline=kept.baseline, verdict=kept.verdict[:500],
             feature_importance=kept.feature_importance, charts=kept.charts, params=kept.params,
             fit_time_s=kept.fit_time_s, trained_rows=kept.trained_rows, mlflow_run_id=kept.run_id,
-            model_uri=kept.model_uri, background=background)
+            model_uri=kept.model_uri, background=background,
+            files_sha256=model_digest(kept.model_uri, current_app.config["MLFLOW_TRACKING_URI"]))
         db.session.add(rows[family])
     db.session.flush()
     best = rows.get(result.best_family)
