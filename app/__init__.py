@@ -117,13 +117,14 @@ def register_blueprints(app: Flask) -> None:
     from app.blueprints.datasets.views import bp as datasets_bp
     from app.blueprints.prediction.api import api_bp as prediction_api
     from app.blueprints.prediction.model_cache import init_model_cache
+    from app.blueprints.prediction.views import bp as prediction_bp
     from app.blueprints.training import job as _training_job  # noqa: F401 (registers the job function)
     from app.blueprints.training.api import api_bp as training_api
     from app.blueprints.training.tracking import init_tracking
     from app.blueprints.training.views import bp as training_bp
     from app.extensions import api, csrf
 
-    for bp in (core_bp, auth_bp, datasets_bp, training_bp):
+    for bp in (core_bp, auth_bp, datasets_bp, training_bp, prediction_bp):
         app.register_blueprint(bp)
     for api_bp in (auth_api, datasets_api, training_api, prediction_api):
         api.register_blueprint(api_bp)

@@ -241,7 +241,7 @@ def test_models_list_and_model_page(user, app, user_id, penguins):
     html = user.get(f"/models/{ids['models'][0]}").text
     assert "Much better than guessing." in html and 'id="confusion-matrix"' in html
     assert "data-training-chart=" in html and 'id="importance-chart"' in html
-    assert '<section id="predict"></section>' in html
+    assert '<section id="predict">' in html and 'id="predict-unavailable"' in html  # no saved files: no form
     assert f'href="/models/{ids["models"][0]}/export"' not in html  # no saved files: no export link
 
 
