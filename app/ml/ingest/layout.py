@@ -6,7 +6,8 @@ Decided on the first records (already split with the sniffed format):
 - header: the first remaining record is a header when, in a column whose body values share a
   type (numbers, dates, codes...), it does not look like them; with no such column, when its
   cells are all distinct non-empty non-numbers never repeated in the body. Further
-  header-looking records right after it make a multi-row header, joined with spaces.
+  header-looking records right after it (odd in a column of numbers, dates or codes) make
+  a multi-row header, joined with spaces.
 """
 
 from __future__ import annotations
@@ -53,13 +54,17 @@ def detect_layout(records: list[list[str]], header: bool | None = None) -> Layou
     else:
         n_header = 1 if _looks_like_header(records[start], records[start + 1:], width, typed) else 0
     if n_header:
+        # a second header row (units, a split name) stands over numbers, dates or codes; a
+        # row odd only in letter-and-punctuation columns is more likely an odd data row
+        digit_typed = [(j, s) for j, s in typed if "9" in s.most_common(1)[0][0]]
         while (
             header is not False
             and n_header < 4
-            and typed
+            and digit_typed
             and start + n_header < len(records) - 1
             and len(records[start + n_header]) == width
-            and _looks_like_header(records[start + n_header], records[start + n_header + 1:], width, typed)
+            and _looks_like_header(records[start + n_header], records[start + n_header + 1:], width,
+                                   digit_typed)
         ):
             n_header += 1
         body_from = start + n_header
