@@ -163,3 +163,36 @@ def test_another_users_model_is_404_and_posts_need_csrf(client, page, model_id, 
     r = client.post(f"/models/{model_id}/predict", data={**data, "csrf_token": token}, headers=HX)
     assert r.status_code == 404
     assert score(client, model_id, b"a\n1\n", token).status_code == 404
+
+
+def test_presenters_cover_regression_dates_and_text_inputs():
+    from types import SimpleNamespace
+
+    from app.blueprints.prediction import presenters
+
+    model = SimpleNamespace(
+        id=7, task="regression", metrics={"rmse": 12.5, "mae": 9.25, "r2": 0.8},
+        features=[{"name": "when", "kind": "datetime", "min": "2020-01-01T00:00:00", "max": "2021-06-30T00:00:00"},
+                  {"name": "rooms", "kind": "integer", "min": 1, "max": 2009},
+                  {"name": "owner", "kind": "text"},
+                  {"name": "garden", "kind": "boolean", "allowed_values": ["no", "yes"]}],
+        background=[{"when": "2020-03-01T00:00:00", "rooms": 3, "owner": "a", "garden": "yes"},
+                    {"when": "2020-05-01T00:00:00", "rooms": 5, "owner": "b", "garden": "yes"},
+                    {"when": "2021-01-01T00:00:00", "rooms": None, "owner": "b", "garden": "no"}])
+    fields = {f["name"]: f for f in presenters.form_fields(model)}
+    assert fields["when"]["widget"] == "date" and fields["when"]["value"] == "2020-05-01"
+    assert "2020-01-01 to 2021-06-30" in fields["when"]["hint"]
+    assert fields["rooms"]["widget"] == "number" and fields["rooms"]["value"] == "3"
+    assert fields["rooms"]["hint"] == "seen in training: 1 to 2009"
+    assert fields["owner"]["widget"] == "text" and fields["owner"]["value"] == "b"
+    assert fields["garden"]["widget"] == "select" and fields["garden"]["value"] == "yes"
+    assert presenters.example_row(model) == model.background[0]
+
+    view = presenters.result_view(model, {"predictions": [151234.5], "prediction_ids": ["x"], "warnings": [],
+                                          "reasons": [[{"text": "rooms = 3 raised the prediction by 10",
+                                                        "effect": 10.0},
+                                                       {"text": "when = 2020 lowered it", "effect": -2.0}]]})
+    assert view["prediction"] == "151,234"  # 151234.5 rounds half to even
+    assert [e["value"] for e in view["errors"]] == ["12.5", "9.25"]
+    assert [e["name"] for e in view["errors"]] == ["RMSE", "MAE"] and "bars" not in view
+    assert [r["up"] for r in view["reasons"]] == [True, False]

@@ -15,9 +15,14 @@ NUMERIC = ("integer", "float")
 
 
 def _number(value) -> str:
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return f"{value:,.4g}" if isinstance(value, float) else f"{value:,}"
+    """A number as people write it: 151,234 / 2008 / 12.35 / 0.004213 (no exponents below 1e15)."""
+    if isinstance(value, int) or (value.is_integer() and abs(value) < 1e15):
+        return f"{int(value):,}" if abs(value) >= 10_000 else str(int(value))  # years stay 2008
+    if abs(value) >= 1e15 or abs(value) < 1e-4:
+        return f"{value:.4g}"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:,.4g}" if abs(value) < 1 else f"{value:,.2f}".rstrip("0").rstrip(".")
 
 
 def typical_row(model: TrainedModel) -> dict:
