@@ -40,7 +40,7 @@ dev: migrate ## the Flask debug server with reload
 
 test: install-dev ## the whole suite: unit, functional, integration, browser (+ PostgreSQL when TEST_POSTGRES_URL is set)
 	$(BIN)/ruff check --quiet .
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	env -u TEST_POSTGRES_URL $(BIN)/python -m pytest $(PYTEST_ARGS)
 	@if [ -n "$$TEST_POSTGRES_URL" ]; then \
 	  echo "== the database tests again on PostgreSQL ($$TEST_POSTGRES_URL)"; \
 	  $(BIN)/python -m pytest -p no:cacheprovider tests/functional $(PYTEST_ARGS); \

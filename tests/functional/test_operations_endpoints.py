@@ -150,3 +150,12 @@ def test_postgres_urls_use_psycopg3():
     assert normalise_database_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
     assert normalise_database_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
     assert normalise_database_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_metrics_answer_even_when_the_database_does_not(make_config, tmp_path):
+    from app import create_app
+
+    app = create_app(make_config(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'empty.sqlite3'}"))
+    r = app.test_client().get("/metrics")
+    assert r.status_code == 200
+    assert "csv_analyzer_jobs_running" in r.text

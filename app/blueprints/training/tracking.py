@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from flask import Flask, current_app
@@ -55,13 +56,20 @@ TRAINING_PRELOAD = ("mlflow", "mlflow.sklearn", "mlflow.models", "skops.io", "sk
 
 
 def count_running_jobs() -> None:
+    """Set the jobs-running gauge from the database (left as it was if the database fails)."""
     from sqlalchemy import func, select
+    from sqlalchemy.exc import SQLAlchemyError
 
     from app.extensions import db
     from app.models import Job
     from app.telemetry import app_metrics
 
-    running = db.session.scalar(select(func.count(Job.id)).where(Job.status == "running"))
+    try:
+        running = db.session.scalar(select(func.count(Job.id)).where(Job.status == "running"))
+    except SQLAlchemyError:
+        db.session.rollback()
+        logging.getLogger(__name__).warning("metrics: could not count running jobs", exc_info=True)
+        return
     app_metrics().jobs_running.set(running or 0)
 
 
