@@ -58,6 +58,9 @@ def test_train_watch_leaderboard_and_charts(page):
     expect(page).to_have_url(re.compile(r"/jobs/\d+$"), timeout=30_000)
     expect(page.locator("#job-status")).to_have_attribute("data-status", "succeeded", timeout=180_000)
 
+    # The final swap settles a moment after the attribute changed: wait for its record.
+    page.wait_for_function("(window.__jobStatus || []).some(s => s.status === 'succeeded')",
+                           timeout=10_000)
     seen = page.evaluate("window.__jobStatus || []")
     live = [s for s in seen if s["status"] in ("queued", "running")]
     assert live, f"the status never refreshed while the job ran: {seen}"
