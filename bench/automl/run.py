@@ -175,7 +175,9 @@ def main(argv=None):
 
 
 def _cell(result):
-    return f"{result['error']:.4f}" if result.get("error") is not None else result["status"]
+    if result.get("error") is not None:
+        return f"{result['error']:.4f}"
+    return result["status"].split(":")[0]  # the full message stays in the JSON line
 
 
 def print_table(rows, budget):
