@@ -60,6 +60,8 @@ bench: install-dev ## benchmarks against named references (see bench/README.md)
 	$(BIN)/python -m bench $(BENCH)
 
 worker: migrate ## a job worker for JOB_BACKEND=celery (scale-out mode)
+	@if [ ! -f app/jobs/celery_app.py ]; then \
+	  echo "The Celery backend is not built yet (issue #6); JOB_BACKEND=local runs jobs in the server."; exit 2; fi
 	$(BIN)/celery -A app.jobs.celery_app worker --loglevel=INFO
 
 mlflow-ui: install ## the MLflow UI on the instance's tracking store, on loopback
