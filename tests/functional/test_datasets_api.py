@@ -222,3 +222,22 @@ def test_uploads_are_counted_on_metrics(client, api_headers):
     assert "csv_analyzer_uploads_total 1.0" in text
     assert "csv_analyzer_upload_bytes_count 1.0" in text
     assert "csv_analyzer_ingest_duration_seconds_count 1.0" in text
+
+
+def test_uploads_are_rate_limited_per_user(make_config, make_user, make_token):
+    from app import create_app
+
+    app = create_app(make_config(RATELIMIT_ENABLED=True, RATELIMIT_UPLOADS="2/hour"))
+    client = app.test_client()
+    from app.blueprints.auth import operations as ops
+    from app.extensions import db
+
+    with app.app_context():
+        secrets = []
+        for email in ("one@example.com", "two@example.com"):
+            user = ops.register_user(email, "a long enough password")
+            secrets.append(ops.create_token(user, "t")[1])
+        db.session.commit()
+    first, second = ({"Authorization": f"Bearer {s}"} for s in secrets)
+    assert [upload(client, first).status_code for _ in range(3)] == [201, 201, 429]
+    assert upload(client, second).status_code == 201  # another user has a budget of their own

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, g, request
+from flask import current_app, request
 from flask.views import MethodView
 
 from app.api_auth import api_blueprint, api_user
@@ -26,13 +26,10 @@ from app.blueprints.datasets.schemas import (
 from app.blueprints.datasets.uploads import parse_options, parse_upload, uploaded_path
 from app.extensions import db, limiter
 from app.pagination import paginate_select
+from app.ratelimits import per_user
 
 api_bp = api_blueprint("datasets_api", __name__, description="Datasets: upload, explore, profile, clean")
 
-
-def _user_key() -> str:
-    user = g.get("api_user")
-    return f"user:{user.id}" if user else f"addr:{request.remote_addr}"
 
 
 def _summary(dataset):
@@ -46,7 +43,7 @@ class Datasets(MethodView):
     @api_bp.alt_response(413, description="Larger than MAX_UPLOAD_MB, also after decompression.")
     @api_bp.alt_response(415, description="Not a text file (decided from its bytes).")
     @api_bp.alt_response(422, description="No data rows, too many columns or bad rows, a cell over 1 MB, a bad archive.")
-    @limiter.limit(lambda: current_app.config["RATELIMIT_UPLOADS"], key_func=_user_key)
+    @limiter.limit(lambda: current_app.config["RATELIMIT_UPLOADS"], key_func=per_user)
     def post(self):
         """Upload a CSV file as a new dataset (its dialect detected unless given)."""
         form, upload = parse_upload(request)

@@ -16,20 +16,18 @@ from app.blueprints.datasets.uploads import uploaded_path
 from app.errors import Conflict, DomainError
 from app.extensions import db, limiter
 from app.htmx import go, is_htmx, render
+from app.ratelimits import per_user
 
 bp = Blueprint("datasets", __name__)
 TABLE_ID = "dataset-table"
 DATASET_CHANGED = "dataset-changed"  # the HX-Trigger event of a new version; the header refreshes itself
 
 
-def _user_key() -> str:
-    return f"user:{current_user.id}" if current_user.is_authenticated else f"addr:{request.remote_addr}"
-
 
 # Browser uploads and the sample share one per-user budget of RATELIMIT_UPLOADS (the API's setting;
 # the API counts its own uploads apart).
 upload_limit = limiter.shared_limit(lambda: current_app.config["RATELIMIT_UPLOADS"], scope="browser-uploads",
-                                    key_func=_user_key)
+                                    key_func=per_user)
 
 
 def _table_response(context: dict, status: int, query: TableQuery, dataset_id: int):

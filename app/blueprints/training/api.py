@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, g, request, url_for
+from flask import current_app, url_for
 from flask.views import MethodView
 
 from app.api_auth import api_blueprint, api_user
@@ -17,13 +17,10 @@ from app.blueprints.training.schemas import (
 )
 from app.extensions import db, limiter
 from app.pagination import paginate_select
+from app.ratelimits import per_user
 
 api_bp = api_blueprint("training_api", __name__, description="Training jobs and models")
 
-
-def _user_key() -> str:
-    user = g.get("api_user")
-    return f"user:{user.id}" if user else f"addr:{request.remote_addr}"
 
 
 def _accepted(job):
@@ -45,7 +42,7 @@ class TrainingJobs(MethodView):
     @api_bp.arguments(TrainingRequestSchema)
     @api_bp.response(202, JobSchema)
     @api_bp.alt_response(409, description="The same request is queued or running (its id in errors).")
-    @limiter.limit(lambda: current_app.config["RATELIMIT_TRAINING"], key_func=_user_key)
+    @limiter.limit(lambda: current_app.config["RATELIMIT_TRAINING"], key_func=per_user)
     def post(self, body):
         """Start a training job (checked first: 422 before any job when it cannot be trained)."""
         return _accepted(service.start(api_user(), body))

@@ -15,13 +15,11 @@ from app.extensions import db, limiter
 from app.htmx import go, is_htmx, render
 from app.jobs import DuplicateJob
 from app.ml.training import TrainingError
+from app.ratelimits import per_user
 
 bp = Blueprint("training", __name__)
 MLFLOW_UI_URL = "http://127.0.0.1:5000"  # `make mlflow-ui`
 
-
-def _user_key() -> str:
-    return f"user:{current_user.id}" if current_user.is_authenticated else f"addr:{request.remote_addr}"
 
 
 def _train_context(dataset, form=None, preview=None, error=None, start_error=None) -> dict:
@@ -81,7 +79,7 @@ def _running_twin(exc: DuplicateJob):
 
 @bp.route("/datasets/<int:dataset_id>/train", methods=["POST"])
 @login_required
-@limiter.limit(lambda: current_app.config["RATELIMIT_TRAINING"], key_func=_user_key)
+@limiter.limit(lambda: current_app.config["RATELIMIT_TRAINING"], key_func=per_user)
 def start(dataset_id: int):
     """Start a training job and open its page; a refusal (422) or a running twin (409) shows in place."""
     dataset = datasets.get_dataset(current_user, dataset_id)
