@@ -125,6 +125,7 @@ DROP_FILE = """([name, bytes]) => {
 def test_sample_dataset_row_delete_and_bad_upload(page):
     register(page)
     png = list(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)
+    page.wait_for_load_state("load")  # the drop handler is bound by a deferred script
     page.evaluate(DROP_FILE, ["notes.csv", png])
     expect(page.locator("#drop-zone-file")).to_have_text("notes.csv")
     page.click("#upload-button")
