@@ -115,6 +115,7 @@ def register_blueprints(app: Flask) -> None:
     from app.blueprints.datasets.api import api_bp as datasets_api
     from app.blueprints.datasets.service import delete_all_for as delete_datasets
     from app.blueprints.datasets.views import bp as datasets_bp
+    from app.blueprints.monitoring import routes as monitoring_routes
     from app.blueprints.prediction.api import api_bp as prediction_api
     from app.blueprints.prediction.model_cache import init_model_cache
     from app.blueprints.prediction.views import bp as prediction_bp
@@ -124,9 +125,10 @@ def register_blueprints(app: Flask) -> None:
     from app.blueprints.training.views import bp as training_bp
     from app.extensions import api, csrf
 
-    for bp in (core_bp, auth_bp, datasets_bp, training_bp, prediction_bp):
+    monitoring_bp, monitoring_api = monitoring_routes.load()
+    for bp in (core_bp, auth_bp, datasets_bp, training_bp, prediction_bp, monitoring_bp):
         app.register_blueprint(bp)
-    for api_bp in (auth_api, datasets_api, training_api, prediction_api):
+    for api_bp in (auth_api, datasets_api, training_api, prediction_api, monitoring_api):
         api.register_blueprint(api_bp)
         csrf.exempt(api_bp)  # bearer tokens only: the API never reads the session cookie
     add_account_eraser(app, delete_datasets)
