@@ -60,6 +60,8 @@ class Config:
         ).resolve()
         self.SECRET_KEY = env("SECRET_KEY") or None
         self.MAX_UPLOAD_MB = env_int("MAX_UPLOAD_MB", 500)
+        self.USER_QUOTA_MB = env_int("USER_QUOTA_MB", 0)  # per-user storage (data + models); 0 = unlimited
+        self.PREDICTION_RETENTION_DAYS = env_int("PREDICTION_RETENTION_DAYS", 30)
         self.REGISTRATION_OPEN = env_bool("REGISTRATION_OPEN", True)
         self.JOB_BACKEND = env("JOB_BACKEND", "local")
         self.CELERY_BROKER_URL = env("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")

@@ -108,6 +108,7 @@ def _init_login(app: Flask, login_manager) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from app.blueprints.admin import init_app as init_admin
     from app.blueprints.auth.api import api_bp as auth_api
     from app.blueprints.auth.operations import add_account_eraser
     from app.blueprints.auth.views import bp as auth_bp
@@ -132,6 +133,7 @@ def register_blueprints(app: Flask) -> None:
         api.register_blueprint(api_bp)
         csrf.exempt(api_bp)  # bearer tokens only: the API never reads the session cookie
     add_account_eraser(app, delete_datasets)
+    init_admin(app)  # the admin page, the eraser of models/jobs/MLflow runs, prediction retention
     init_tracking(app)
     init_model_cache(app)
 

@@ -153,6 +153,11 @@ def delete_account(user: User, password: str) -> None:
     """Erase the user and everything they own."""
     if not check_password_hash(user.password_hash, password or ""):
         raise DomainError("The password is wrong.", {"json": {"password": ["Wrong password."]}})
+    erase_account(user)
+
+
+def erase_account(user: User) -> None:
+    """Run every feature's eraser, then delete the user row (also the admin page's delete)."""
     for erase in current_app.extensions.get("account_erasers", []):
         erase(user)
     db.session.delete(user)

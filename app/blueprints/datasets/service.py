@@ -139,6 +139,9 @@ def _version_row(dataset: Dataset, number: int, path: Path, result: IngestResult
 def create_dataset(user: User, upload: Path, filename: str | None, name: str | None = None,
                    overrides: dict | None = None) -> Dataset:
     """Store an uploaded file as a new dataset at version 1 (the upload is moved, not copied)."""
+    from app.blueprints.admin.usage import check_quota
+
+    check_quota(user, Path(upload).stat().st_size)  # 413 over USER_QUOTA_MB, before anything is stored
     folder = storage.new_folder(DATASETS)
     started = time.perf_counter()
     try:
