@@ -41,12 +41,13 @@ def erase_models_and_jobs(user: User) -> None:
     run_ids |= {(j.result or {}).get("mlflow_run_id") for j in user_jobs} - {None}
     model_uris = {m.model_uri for m in models if m.model_uri}
     for job in user_jobs:
-        _remove_outputs(job.result or {})
+        _remove_outputs(job.request or {}, job.result or {})
     db.session.execute(db.delete(PredictionLog).where(PredictionLog.user_id == user.id))
     db.session.execute(db.delete(TrainedModel).where(TrainedModel.user_id == user.id))
     db.session.execute(db.update(Job).where(Job.retry_of_id.in_([j.id for j in user_jobs]))
                        .values(retry_of_id=None))
     db.session.execute(db.delete(Job).where(Job.user_id == user.id))
+    _sweep_user_rows(user)
     db.session.flush()
     cache = current_app.extensions.get("model_cache")
     for model in models:
@@ -56,7 +57,19 @@ def erase_models_and_jobs(user: User) -> None:
         erase_tracking(current_app.config, user.id, run_ids, model_uris)
 
 
-def _remove_outputs(result: dict) -> None:
+def _sweep_user_rows(user: User) -> None:
+    """Rows of any other table keyed by user_id (features added later included), children first."""
+    for table in reversed(db.metadata.sorted_tables):
+        if table.name != User.__tablename__ and "user_id" in table.c:
+            db.session.execute(table.delete().where(table.c.user_id == user.id))
+
+
+def _remove_outputs(request: dict, result: dict) -> None:
+    """Files a job wrote under DATA_DIR: its folder (batch scoring) and any output paths."""
+    folder = request.get("folder")
+    if isinstance(folder, str) and folder:
+        with contextlib.suppress(ValueError):
+            storage.remove_tree(folder)
     for key in OUTPUT_KEYS:
         value = result.get(key)
         for rel in value if isinstance(value, list) else [value]:
