@@ -14,6 +14,7 @@ from app.models import User
 
 def register_cli(app: Flask) -> None:
     register_tracking_cli(app)
+    register_operations_cli(app)
 
     @app.cli.command("create-user")
     @click.option("--email", prompt=True)
@@ -52,6 +53,49 @@ def register_tracking_cli(app: Flask) -> None:
 
         tracker = make_tracker(app.config)
         click.echo(f"MLflow store ready: {tracker.tracking_uri}")
+
+
+def register_operations_cli(app: Flask) -> None:
+    @app.cli.group("backup")
+    def backup() -> None:
+        """Back up or restore the database, DATA_DIR and the MLflow store (one tar.gz)."""
+
+    @backup.command("create")
+    @click.argument("archive", type=click.Path(dir_okay=False))
+    def backup_create(archive: str) -> None:
+        """Write a backup archive (SQLite copied with its backup API; PostgreSQL with pg_dump)."""
+        from app.backup import BackupError, create_backup
+
+        try:
+            manifest = create_backup(app, archive)
+        except BackupError as exc:
+            raise click.ClickException(str(exc)) from exc
+        size = sum(manifest["bytes"].values())
+        click.echo(f"Backup written to {archive}: revision {manifest['alembic_revision']}, "
+                   f"{size / 1e6:.1f} MB before compression, in {manifest['seconds']:.1f} s.")
+
+    @backup.command("restore")
+    @click.argument("archive", type=click.Path(exists=True, dir_okay=False))
+    @click.option("--force", is_flag=True, help="Replace what this installation holds.")
+    def backup_restore(archive: str, force: bool) -> None:
+        """Restore a backup archive into this (empty) installation."""
+        from app.backup import BackupError, restore_backup
+
+        try:
+            done = restore_backup(app, archive, force=force)
+        except BackupError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(f"Restored the backup of {done['created_at']} (revision {done['alembic_revision']}) "
+                   f"in {done['restore_seconds']:.1f} s. Run `flask db upgrade` if this code is newer.")
+
+    @app.cli.command("purge")
+    def purge() -> None:
+        """Remove prediction samples older than PREDICTION_RETENTION_DAYS (run it daily)."""
+        from app.blueprints.admin.retention import purge as purge_predictions
+        from app.blueprints.admin.retention import retention_days
+
+        removed = purge_predictions(app)
+        click.echo(f"Removed {removed} prediction sample(s) older than {retention_days(app.config)} days.")
 
 
 def _describe(exc: DomainError) -> str:
