@@ -60,6 +60,7 @@ class Config:
         ).resolve()
         self.SECRET_KEY = env("SECRET_KEY") or None
         self.MAX_UPLOAD_MB = env_int("MAX_UPLOAD_MB", 500)
+        self.BATCH_SYNC_ROWS = env_int("BATCH_SYNC_ROWS", 50_000)  # batch predictions above: a job
         self.USER_QUOTA_MB = env_int("USER_QUOTA_MB", 0)  # per-user storage (data + models); 0 = unlimited
         self.PREDICTION_RETENTION_DAYS = env_int("PREDICTION_RETENTION_DAYS", 30)
         self.REGISTRATION_OPEN = env_bool("REGISTRATION_OPEN", True)

@@ -185,7 +185,15 @@ def test_presenters_cover_regression_dates_and_text_inputs():
     assert fields["rooms"]["widget"] == "number" and fields["rooms"]["value"] == "3"
     assert fields["rooms"]["hint"] == "seen in training: 1 to 2009"
     assert fields["owner"]["widget"] == "text" and fields["owner"]["value"] == "b"
-    assert fields["garden"]["widget"] == "select" and fields["garden"]["value"] == "yes"
+    assert fields["garden"]["widget"] == "checkbox" and fields["garden"]["checked"] is True
+    # an unchecked box sends only its hidden "false"; a checked one sends "false" then "true"
+    from werkzeug.datastructures import MultiDict
+
+    sent = MultiDict([("in:when", "2020-01-02"), ("in:rooms", "4"), ("in:owner", "c"), ("in:garden", "false")])
+    assert presenters.form_values(model, sent)["garden"] is False
+    sent.add("in:garden", "true")
+    assert presenters.form_values(model, sent)["garden"] is True
+    assert presenters.form_fields(model, {"garden": False})[3]["checked"] is False
     assert presenters.example_row(model) == model.background[0]
 
     view = presenters.result_view(model, {"predictions": [151234.5], "prediction_ids": ["x"], "warnings": [],
@@ -196,3 +204,21 @@ def test_presenters_cover_regression_dates_and_text_inputs():
     assert [e["value"] for e in view["errors"]] == ["12.5", "9.25"]
     assert [e["name"] for e in view["errors"]] == ["RMSE", "MAE"] and "bars" not in view
     assert [r["up"] for r in view["reasons"]] == [True, False]
+
+
+def test_boolean_inputs_are_checkboxes_that_send_false_when_unchecked(app):
+    from flask import render_template
+
+    from app.ml.serving import check_rows
+
+    feature = {"name": "garden", "kind": "boolean", "allowed_values": ["no", "yes"]}
+    field = {"name": "garden", "input_name": "in:garden", "id": "predict-input-0", "kind": "boolean",
+             "widget": "checkbox", "checked": False, "value": "no", "errors": [], "hint": ""}
+    with app.test_request_context():
+        page = render_template("prediction/_single.html", panel={"fields": [field], "predict_url": "/models/1/predict",
+                                                                  "form_errors": [], "result": None})
+    hidden = page.index('<input type="hidden" name="in:garden" value="false">')
+    box = re.search(r'<input type="checkbox" id="predict-input-0" name="in:garden" value="true"( checked)?>', page)
+    assert box and box.group(1) is None and hidden < box.start()  # the box's "true" comes last when sent
+    # the form's booleans reach the model in the training file's spelling
+    assert list(check_rows([{"garden": True}, {"garden": False}], [feature], max_rows=2).frame["garden"]) == ["yes", "no"]

@@ -8,7 +8,8 @@ from collections import Counter
 
 from flask import url_for
 
-from app.models import TrainedModel
+from app.ml.serving import TRUE_WORDS
+from app.models import Job, TrainedModel
 
 INPUT_PREFIX = "in:"  # form names of the model's inputs (a feature may be called csrf_token)
 NUMERIC = ("integer", "float")
@@ -62,7 +63,10 @@ def form_fields(model: TrainedModel, values: dict | None = None, errors: dict | 
         field = {"name": name, "input_name": INPUT_PREFIX + name, "id": f"predict-input-{i}", "kind": kind,
                  "value": _shown(values.get(name), kind), "errors": errors.get(name, []), "hint": ""}
         allowed = feature.get("allowed_values")
-        if kind in ("categorical", "boolean") and allowed:
+        if kind == "boolean":
+            field["widget"] = "checkbox"  # the form also sends a hidden "false": unchecked is false
+            field["checked"] = field["value"].strip().lower() in TRUE_WORDS
+        elif kind == "categorical" and allowed:
             field["widget"] = "select"
             field["options"] = list(allowed)
             if field["value"] and field["value"] not in allowed:
@@ -85,6 +89,11 @@ def form_values(model: TrainedModel, form) -> dict:
     """The submitted inputs as one row for the prediction service; an empty field is a missing value."""
     row = {}
     for feature in model.features or []:
+        if feature["kind"] == "boolean":
+            # hidden "false", then the box's "true" when it is checked; the model's own spelling follows
+            sent = [v.strip().lower() for v in form.getlist(INPUT_PREFIX + feature["name"])]
+            row[feature["name"]] = any(v in TRUE_WORDS for v in sent)
+            continue
         value = form.get(INPUT_PREFIX + feature["name"], "")
         row[feature["name"]] = value if value.strip() else None
     return row
@@ -141,3 +150,36 @@ def code_examples(model: TrainedModel) -> dict:
               "response.raise_for_status()\nanswer = response.json()\n"
               "print(answer[\"predictions\"], answer.get(\"probabilities\"))\n")
     return {"url": url, "curl": curl, "python": python, "account_url": url_for("auth.account")}
+
+
+def batch_error_details(exc) -> list[str]:
+    """The messages under a batch refusal: missing columns, or the rows and features that do not fit."""
+    details = []
+    for place in ("files", "json", "form"):
+        for value in ((exc.errors or {}).get(place) or {}).values():
+            if isinstance(value, list):
+                details += [str(m) for m in value]
+            elif isinstance(value, dict) and isinstance(value.get("rows"), dict):
+                for row, problems in list(value["rows"].items())[:10]:
+                    for feature, messages in (problems or {}).items():
+                        details.append(f"Row {row}, {feature}: {'; '.join(map(str, messages))}")
+            else:
+                details.append(str(value))
+    return [d for d in details if d != exc.message]
+
+
+def batch_job_view(job: Job) -> dict:
+    """A batch job as the panel shows it: progress while it runs, then the download link or the error."""
+    progress = job.progress or {}
+    request = job.request or {}
+    fraction = float(progress.get("fraction") or 0.0)
+    return {
+        "id": job.id, "status": job.status, "active": job.status in ("queued", "running"),
+        "percent": int(fraction * 100), "message": progress.get("message") or "Waiting for a free slot",
+        "n_rows": _number(int(request.get("n_rows") or 0)),
+        "source": "stored dataset" if request.get("source") == "dataset" else "uploaded file",
+        "error": job.error,
+        "status_url": url_for("prediction.batch_job", job_id=job.id),
+        "download_url": url_for("prediction.batch_download", job_id=job.id) if job.status == "succeeded" else None,
+        "model_url": url_for("training.model", model_id=request["model_id"]) if request.get("model_id") else None,
+    }

@@ -25,3 +25,25 @@ class PredictResponseSchema(Schema):
     prediction_ids = fields.List(fields.String())
     reasons = fields.List(fields.List(fields.Nested(ReasonSchema)))
     warnings = fields.List(fields.String())
+
+
+class BatchRequestSchema(Schema):
+    dataset_id = fields.Integer(required=True, strict=True)
+    version = fields.Integer(load_default=None, allow_none=True, strict=True)
+    explain = fields.Boolean(load_default=False)
+
+
+class BatchProgressSchema(Schema):
+    fraction = fields.Float()
+    rows_done = fields.Integer()
+    message = fields.String()
+    elapsed_s = fields.Float(allow_none=True)
+
+
+class BatchJobSchema(Schema):
+    id = fields.Integer()
+    status = fields.String(metadata={"enum": ["queued", "running", "succeeded", "failed", "cancelled"]})
+    progress = fields.Nested(BatchProgressSchema)
+    n_rows = fields.Integer(allow_none=True)
+    download_url = fields.String(allow_none=True)
+    error = fields.String(allow_none=True)

@@ -1,4 +1,4 @@
-"""Prediction use cases: JSON rows and small batch files through a cached model.
+"""Prediction use cases: JSON rows through a cached model (batch files: batch.py).
 
 Every call is counted and timed per model; a sample of the inputs is kept with the
 prediction ids (PREDICTION_SAMPLE_RATE, at most PREDICTION_SAMPLE_MAX_PER_DAY per model)
@@ -12,10 +12,8 @@ import random
 import time
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
 import pandas as pd
-import pyarrow as pa
 from flask import current_app
 from sqlalchemy import func, select
 
@@ -112,37 +110,3 @@ def purge_old_predictions(days: int) -> int:
     """Remove samples older than the retention (PREDICTION_RETENTION_DAYS)."""
     cutoff = utcnow() - timedelta(days=days)
     return db.session.execute(db.delete(PredictionLog).where(PredictionLog.created_at < cutoff)).rowcount or 0
-
-
-def score_file(user: User, model_id: int, path: Path, *, explain_rows: bool = False) -> tuple[pa.Table, int]:
-    """Score an uploaded CSV (any dialect the upload accepts): the rows with prediction columns."""
-    from app.ml.ingest import read_table
-
-    started = time.perf_counter()
-    model = training.get_model(user, model_id)
-    table, _ = read_table(path, max_bytes=current_app.config["MAX_UPLOAD_MB"] * 1024 * 1024)
-    names = [f["name"] for f in model.features]
-    missing = [n for n in names if n not in table.column_names]
-    if missing:
-        raise DomainError(f"The file lacks the model's input columns: {', '.join(missing)}.",
-                          {"files": {"file": [f"Missing columns: {', '.join(missing)}."]}})
-    limit = int(_setting("BATCH_SYNC_ROWS", 50_000))
-    if table.num_rows > limit:
-        raise DomainError(f"Files over {limit} rows are scored as a batch job (not available yet).", status=413)
-    rows = table.select(names).to_pylist()
-    try:
-        checked = check_rows(rows, model.features, max_rows=limit)
-    except InvalidInput as exc:
-        raise DomainError(exc.message, {"files": {"file": exc.errors}}, status=exc.status) from exc
-    pipeline = loaded(model)
-    predictions, probabilities = predict(pipeline, checked.frame, model.task, model.classes)
-    out = table.append_column("prediction", pa.array([str(p) if model.task == "classification" else p
-                                                       for p in predictions]))
-    for label in (model.classes or []) if probabilities is not None else []:
-        out = out.append_column(f"probability_{label}", pa.array([p[str(label)] for p in probabilities]))
-    if explain_rows:
-        reasons = explain(pipeline, checked.frame, background_frame(model), model.task, predictions)
-        out = out.append_column("reasons", pa.array(["; ".join(r["text"] for r in rs) for rs in reasons]))
-    _observe(model.id, len(predictions), time.perf_counter() - started)
-    log_predictions(model, rows, predictions, probabilities)
-    return out, len(predictions)
