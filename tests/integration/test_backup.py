@@ -6,10 +6,12 @@ The source instance is deleted before the restored one starts, so nothing can be
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import sqlite3
 import tarfile
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -33,12 +35,18 @@ def close(app) -> None:
 
 
 @pytest.fixture
-def source_app(template_instance, mlflow_template, tmp_path):
-    """A SQLite instance with its own MLflow store (the database is a copy of the migrated template)."""
+def source_app(mlflow_template, tmp_path):
+    """A migrated SQLite instance (also when the suite runs on PostgreSQL) with its own MLflow store."""
+    from flask_migrate import upgrade
+
     from app.backup import rewrite_store_paths
 
     path = tmp_path / "source"
-    shutil.copytree(template_instance, path)
+    with create_app(InstanceConfig(path)).app_context():
+        upgrade()
+        from app.extensions import db
+
+        db.engine.dispose()
     (path / "mlflow").mkdir()
     shutil.copy2(mlflow_template / "mlflow.db", path / "mlflow" / "mlflow.db")
     rewrite_store_paths(path / "mlflow" / "mlflow.db", (mlflow_template / "artifacts").resolve().as_uri(),
@@ -154,3 +162,50 @@ def test_restore_refuses_links_and_foreign_archives(tmp_path):
     (tmp_path / "junk.tar.gz").write_bytes(b"not an archive")
     with pytest.raises(BackupError, match="readable"):
         read_manifest(tmp_path / "junk.tar.gz")
+
+
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="TEST_POSTGRES_URL is not set")
+def test_postgresql_backup_restores_into_another_database(tmp_path):
+    """pg_dump --format=custom into the archive, pg_restore --clean into an empty database."""
+    import psycopg
+    from flask_migrate import upgrade
+
+    from app.blueprints.auth import operations as ops
+    from app.extensions import db
+    from app.models import User
+    from config import normalise_database_url
+
+    names = [f"csva_backup_{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    base = POSTGRES_URL.rsplit("/", 1)[0]
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        for name in names:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        apps = []
+        for name, folder in zip(names, ("pg-source", "pg-target"), strict=True):
+            config = InstanceConfig(tmp_path / folder)
+            config.SQLALCHEMY_DATABASE_URI = normalise_database_url(f"{base}/{name}")
+            apps.append(create_app(config))
+        source, target = apps
+        with source.app_context():
+            upgrade()
+            ops.register_user("root@example.com", "correct horse battery")
+            db.session.commit()
+        archive = tmp_path / "pg.tar.gz"
+        result = cli(source, "backup", "create", str(archive))
+        assert result.exit_code == 0, result.output
+        with tarfile.open(archive) as tar:
+            assert "database/app.pgdump" in tar.getnames()
+        result = cli(target, "backup", "restore", str(archive))
+        assert result.exit_code == 0, result.output
+        with target.app_context():
+            assert [u.email for u in db.session.query(User)] == ["root@example.com"]
+        for app in apps:
+            close(app)
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            for name in names:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
