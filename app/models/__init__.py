@@ -2,7 +2,8 @@
 
 from app.models.dataset import Dataset, DatasetVersion
 from app.models.job import Job
+from app.models.request_stats import PredictionStat, RequestStat
 from app.models.trained_model import PredictionLog, TrainedModel
 from app.models.user import ApiToken, User, UserSession
 
-__all__ = ["ApiToken", "Dataset", "DatasetVersion", "Job", "PredictionLog", "TrainedModel", "User", "UserSession"]
+__all__ = ["ApiToken", "Dataset", "DatasetVersion", "Job", "PredictionLog", "PredictionStat", "RequestStat", "TrainedModel", "User", "UserSession"]

@@ -17,6 +17,7 @@ import pandas as pd
 from flask import current_app
 from sqlalchemy import func, select
 
+from app.blueprints.monitoring.request_stats import record_prediction
 from app.blueprints.prediction.model_cache import model_cache
 from app.blueprints.training import service as training
 from app.errors import DomainError
@@ -76,6 +77,7 @@ def _observe(model_id: int, n_rows: int, seconds: float) -> None:
     metrics = app_metrics()
     metrics.predictions.labels(model_id=str(model_id)).inc(n_rows)
     metrics.prediction_latency.labels(model_id=str(model_id)).observe(seconds)
+    record_prediction(model_id, n_rows, seconds)  # the Monitoring page's figures (app's own store)
 
 
 def log_predictions(model: TrainedModel, rows: list, predictions: list, probabilities: list | None) -> list[str]:
