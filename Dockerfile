@@ -34,13 +34,15 @@ ENV PATH=/opt/venv/bin:$PATH \
     INSTANCE_DIR=/data/instance
 # A fixed uid/gid so volume ownership is predictable across rebuilds and hosts.
 # A writable home for library caches (MLflow, matplotlib, gunicorn's control
-# socket). /data/instance is created here, owned by the app user, so a named
-# volume mounted on it starts with the right owner.
+# socket). /data/instance and /data/mlflow-artifacts (the MLflow server's
+# artifact store, shared with web and worker in docker-compose.yml) are created
+# here, owned by the app user, so a named volume mounted on them starts with the
+# right owner.
 RUN groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid app --create-home --home-dir /home/app \
        --shell /usr/sbin/nologin app \
-    && mkdir -p /data/instance \
-    && chown app:app /data/instance
+    && mkdir -p /data/instance /data/mlflow-artifacts \
+    && chown app:app /data/instance /data/mlflow-artifacts
 COPY --from=builder /opt/venv /opt/venv
 WORKDIR /srv/app
 # Source stays root-owned and read-only for the app user.
