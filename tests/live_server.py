@@ -42,7 +42,7 @@ def live_server(tmp_path_factory):
     port = free_port()
     env = {**os.environ, "INSTANCE_DIR": str(instance), "HOST": "127.0.0.1", "PORT": str(port),
            "FLASK_APP": "wsgi", "RATELIMIT_ENABLED": "false", "WEB_CONCURRENCY": "2",
-           "OMP_NUM_THREADS": "1"}
+           "OMP_NUM_THREADS": "1", "BATCH_SYNC_ROWS": os.environ.get("BATCH_SYNC_ROWS", "100")}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     for setup in (["db", "upgrade"], ["init-tracking"]):  # what `make run` does before serving
         subprocess.run([sys.executable, "-m", "flask", *setup], cwd=ROOT, env=env, check=True,

@@ -79,6 +79,21 @@ def test_predict_from_the_form_and_score_a_file(page, tmp_path):
     page.click("#score-button")
     expect(page.locator("#score-error")).to_contain_text("bill_length_mm", timeout=30_000)
 
+    # A stored dataset over BATCH_SYNC_ROWS (100 here) runs as a batch job: its progress polls itself,
+    # a reload finds it again in the list of batch jobs, and its link downloads the scored rows.
+    page.select_option("#score-dataset", label="Palmer penguins (sample)")
+    page.uncheck("#score-explain")
+    page.click("#score-button")
+    expect(page.locator("#score-result .batch-job")).to_be_visible(timeout=30_000)
+    page.reload()
+    link = page.locator("#batch-jobs .batch-job a[data-role='batch-download']")
+    expect(link).to_be_visible(timeout=120_000)
+    with page.expect_download(timeout=60_000) as download:
+        link.click()
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8"))))
+    assert len(rows) == 344 and rows[0]["prediction"] in ("Adelie", "Chinstrap", "Gentoo")
+    assert "species" in rows[0] and "reasons" not in rows[0]
+
     # The code panel opens with the real URL.
     page.click("#predict-code summary")
     expect(page.locator("#predict-curl")).to_contain_text(re.compile(r"/api/v1/models/\d+/predict"))

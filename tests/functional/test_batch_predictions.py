@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import time
 from pathlib import Path
 
@@ -194,3 +195,49 @@ def job_folder_exists(app, job_id) -> bool:
 
     with app.app_context():
         return db.session.get(Job, job_id) is not None
+
+
+def test_the_model_page_scores_a_dataset_as_a_job_that_a_reload_finds_again(app, client, login, api_headers,
+                                                                             model_id):  # noqa: F811
+    from tests.conftest import csrf_token_from
+
+    penguins = upload(client, api_headers, PENGUINS, "penguins.csv").json["id"]
+    app.config.update(BATCH_SYNC_ROWS=100, JOB_MAX_CONCURRENT=0)
+    login()
+    page = client.get(f"/models/{model_id}").text
+    assert re.search(rf'<select id="score-dataset" name="dataset_id">.*<option value="{penguins}">penguins</option>',
+                     page, re.S)
+    hx = {"HX-Request": "true"}
+    r = client.post(f"/models/{model_id}/score", headers=hx, content_type="multipart/form-data",
+                    data={"csrf_token": csrf_token_from(page), "dataset_id": str(penguins)})
+    assert r.status_code == 202 and "<html" not in r.text
+    job_id = int(re.search(r'id="batch-job-(\d+)" data-status="queued"', r.text).group(1))
+    assert f'hx-get="/batch-jobs/{job_id}" hx-trigger="load delay:1s"' in r.text  # polls itself
+    assert client.get(f"/batch-jobs/{job_id}/download").status_code == 409
+
+    page = client.get(f"/models/{model_id}").text  # a reload lists it, still polling
+    assert f'id="batch-job-{job_id}" data-status="queued"' in page and f'hx-get="/batch-jobs/{job_id}"' in page
+    app.config["JOB_MAX_CONCURRENT"] = 1
+    wait_for(client, api_headers, job_id)
+    fragment = client.get(f"/batch-jobs/{job_id}", headers=hx).text
+    assert 'data-status="succeeded"' in fragment and "hx-get" not in fragment  # the polling stops
+    assert f'href="/batch-jobs/{job_id}/download"' in fragment
+    assert "<html" in client.get(f"/batch-jobs/{job_id}").text  # without htmx, a page
+    r = client.get(f"/batch-jobs/{job_id}/download")
+    assert r.status_code == 200 and len(rows_of(r)) == 344
+
+    # a file is still scored at once; neither file nor dataset is an error in place
+    r = client.post(f"/models/{model_id}/score", headers=hx, content_type="multipart/form-data",
+                    data={"csrf_token": csrf_token_from(page), "file": (io.BytesIO(SMALL), "small.csv")})
+    assert r.status_code == 200 and len(rows_of(r)) == 2
+    r = client.post(f"/models/{model_id}/score", headers=hx, content_type="multipart/form-data",
+                    data={"csrf_token": csrf_token_from(page)})
+    assert r.status_code == 422 and 'id="score-error"' in r.text
+
+    # another user sees none of it
+    from tests.conftest import PASSWORD
+
+    client.post("/api/v1/auth/register", json={"email": "eve@example.com", "password": PASSWORD})
+    login("eve@example.com")
+    assert client.get(f"/batch-jobs/{job_id}").status_code == 404
+    assert client.get(f"/batch-jobs/{job_id}/download").status_code == 404
