@@ -174,6 +174,10 @@ def test_actuals_give_live_metrics(client, api_headers, model_id, login):
     login()
     page = drift_fragment(client, model_id, "7d")
     assert 'id="drift-live-' in page and "Live (40 actuals)" in page
+    full = client.get(f"/monitoring/models/{model_id}/drift").get_data(as_text=True)  # without htmx: a page
+    assert "<html" in full and 'id="drift-live-' in full
+    assert f"/monitoring/models/{model_id}/drift" in client.get(f"/models/{model_id}").get_data(as_text=True)
+    assert client.get(f"/monitoring/models/{model_id}/drift?window=2h", headers={"HX-Request": "true"}).status_code == 422
 
 
 def test_regression_actuals_must_be_numbers(app, client, api_headers, tracking):
@@ -195,10 +199,12 @@ def test_regression_actuals_must_be_numbers(app, client, api_headers, tracking):
 
 
 def test_another_users_model_is_404_and_their_prediction_ids_do_not_match(
-        app, client, api_headers, model_id, make_user, make_token):
+        app, client, api_headers, model_id, make_user, make_token, login):
     ids = predict(client, api_headers, model_id, [ROW, ROW])["prediction_ids"]
     other = {"Authorization": f"Bearer {make_token(make_user('eve@example.com')[0])}"}
     assert get_drift(client, other, model_id).status_code == 404
+    login("eve@example.com")
+    assert client.get(f"/monitoring/models/{model_id}/drift", headers={"HX-Request": "true"}).status_code == 404
     r = client.post(f"/api/v1/models/{model_id}/actuals", headers=other,
                     json={"actuals": [{"prediction_id": ids[0], "value": "Gentoo"}]})
     assert r.status_code == 404
