@@ -958,3 +958,26 @@ def test_k8s_secret_placeholders_are_refused_by_the_app_in_production(manifests)
 
     secret = manifests["Secret/csv-analyzer-secrets"]["stringData"]
     assert secret["SECRET_KEY"] in UNSAFE_SECRET_KEYS
+
+
+# --- docs/deploy.md -------------------------------------------------------------------
+
+DEPLOY_DOC = ROOT / "docs" / "deploy.md"
+
+
+def test_deploy_guide_covers_every_shape_and_quotes_only_measured_figures():
+    text = DEPLOY_DOC.read_text()
+    for heading in ("## One machine: docker compose", "## Several machines", "### Object storage",
+                    "## Kubernetes", "## Migrations during rolling updates (expand / contract)",
+                    "## Sizing", "### Load test"):
+        assert heading in text, heading
+    for name in sorted(p.name for p in K8S.glob("*.yaml") if p.name != "kustomization.yaml"):
+        assert f"`{name}`" in text, f"docs/deploy.md does not describe ops/k8s/{name}"
+    # The sizing table's figures are the benchmark's, as bench/README.md states them now.
+    sizing = text[text.index("## Sizing"):text.index("### Load test")]
+    bench = (ROOT / "bench" / "README.md").read_text()
+    quoted = [row.split("|")[1] for row in sizing.splitlines() if row.startswith("| ")][1:]
+    assert quoted
+    for cell in quoted:
+        for figure in re.findall(r"\d[\d,.]*(?: s| ms|x)", cell):
+            assert figure in bench, f"docs/deploy.md quotes {figure!r}, which bench/README.md does not have"
