@@ -981,3 +981,13 @@ def test_deploy_guide_covers_every_shape_and_quotes_only_measured_figures():
     for cell in quoted:
         for figure in re.findall(r"\d[\d,.]*(?: s| ms|x)", cell):
             assert figure in bench, f"docs/deploy.md quotes {figure!r}, which bench/README.md does not have"
+
+
+def test_ci_checks_the_compose_file_with_every_required_variable():
+    steps = yaml.safe_load(WORKFLOW.read_text())["jobs"]["docker"]["steps"]
+    [step] = [s for s in steps if "compose" in s.get("run", "") and "config" in s.get("run", "")]
+    given = set(step.get("env", {}))
+    if "--env-file docs/env.example" in step["run"]:
+        given |= {line.split("=", 1)[0] for line in ENV_EXAMPLE.read_text().splitlines()
+                  if line and not line.startswith("#")}
+    assert set(REQUIRED_ENV) <= given
