@@ -991,3 +991,22 @@ def test_ci_checks_the_compose_file_with_every_required_variable():
         given |= {line.split("=", 1)[0] for line in ENV_EXAMPLE.read_text().splitlines()
                   if line and not line.startswith("#")}
     assert set(REQUIRED_ENV) <= given
+
+
+def test_k8s_network_policies_let_exactly_the_clients_reach_postgres_and_redis(manifests):
+    workloads = of_kind(manifests, "Deployment", "StatefulSet")
+
+    def pod_labels(name: str) -> dict:
+        return next(w for w in workloads if w["metadata"]["name"] == name)["spec"]["template"]["metadata"]["labels"]
+
+    clients = {"postgres": {"web", "worker", "mlflow"}, "redis": {"web", "worker"}}
+    policies = of_kind(manifests, "NetworkPolicy")
+    for server, expected in clients.items():
+        [policy] = [p for p in policies if labels_match(p["spec"]["podSelector"]["matchLabels"], pod_labels(server))]
+        selectors = [peer["podSelector"]["matchLabels"] for rule in policy["spec"]["ingress"]
+                     for peer in rule["from"]]
+        allowed = {w["metadata"]["name"] for w in workloads
+                   if any(labels_match(s, w["spec"]["template"]["metadata"]["labels"]) for s in selectors)}
+        assert allowed == expected, server
+        service_ports = {p["port"] for p in manifests[f"Service/{server}"]["spec"]["ports"]}
+        assert {p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]} == service_ports
