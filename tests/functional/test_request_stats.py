@@ -105,3 +105,20 @@ def test_old_rows_are_pruned(app):
         db.session.commit()
         prune(7)
         assert db.session.scalar(select(func.count()).select_from(RequestStat)) == 1
+
+
+def test_a_forked_worker_starts_without_its_parents_cells(monkeypatch):
+    """gunicorn --preload forks after the app is built: a child must not write its parent's counts again."""
+    import os
+
+    from app.blueprints.monitoring.request_stats import StatsBuffer
+
+    buffer = StatsBuffer()
+    buffer.add_request(None, "/", "GET", 200, 5.0)
+    assert len(buffer.pending("requests")) == 1
+    parent = os.getpid()
+    monkeypatch.setattr(os, "getpid", lambda: parent + 1)
+    assert buffer.pending("requests") == []
+    buffer.add_request(None, "/", "GET", 500, 5.0)
+    (_, row_id, values), = buffer.pending("requests")
+    assert row_id is None and values["count"] == 1 and values["status_class"] == 5

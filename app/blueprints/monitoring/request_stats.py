@@ -19,7 +19,7 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import bindparam, delete, insert, inspect, update
@@ -33,13 +33,24 @@ log = logging.getLogger(__name__)
 
 SKIPPED_PATHS = ("/metrics", "/healthz", "/readyz")
 SKIPPED_PREFIXES = ("/static/",)
-KEEP_IN_MEMORY = timedelta(minutes=3)  # written cells of older minutes leave memory
-GIVE_UP_AFTER = timedelta(hours=2)  # unwritten cells older than this are dropped (database down)
+KEEP_MINUTES = 3  # written cells of older minutes leave memory
+GIVE_UP_MINUTES = 120  # unwritten cells older than this are dropped (database down)
 PRUNE_EVERY_S = 3600
 
 
 def minute_of(moment: datetime) -> datetime:
     return moment.replace(second=0, microsecond=0)
+
+
+def epoch_minute(moment: datetime | None = None) -> int:
+    """Minutes since 1970 (UTC): the cheap key of a cell; its datetime is made only when written."""
+    if moment is None:
+        return int(time.time() // 60)
+    return int(moment.replace(tzinfo=UTC).timestamp() // 60)
+
+
+def minute_at(index: int) -> datetime:
+    return datetime.fromtimestamp(index * 60, UTC).replace(tzinfo=None)
 
 
 @dataclass
@@ -74,12 +85,12 @@ class StatsBuffer:
 
     def add_request(self, user_id: int | None, rule: str, method: str, status: int, ms: float,
                     now: datetime | None = None) -> None:
-        key = (minute_of(now or utcnow()), user_id, rule[:200], method[:10], max(1, min(5, status // 100)))
+        key = (epoch_minute(now), user_id, rule[:200], method[:10], max(1, min(5, status // 100)))
         self._add(self.requests, key, ms, 0)
 
     def add_prediction(self, user_id: int | None, model_id: int, n_rows: int, ms: float,
                        now: datetime | None = None) -> None:
-        self._add(self.predictions, (minute_of(now or utcnow()), user_id, int(model_id)), ms, n_rows)
+        self._add(self.predictions, (epoch_minute(now), user_id, int(model_id)), ms, n_rows)
 
     def _add(self, cells: dict, key: tuple, ms: float, n_rows: int) -> None:
         self._check_fork()
@@ -160,15 +171,11 @@ class StatsBuffer:
         return len(batch)
 
     def _evict(self, cells: dict) -> None:
-        now = utcnow()
+        now = epoch_minute()
         with self.lock:
             for key in [k for k, c in cells.items()
-                        if (not c.dirty and key_age(k, now) > KEEP_IN_MEMORY) or key_age(k, now) > GIVE_UP_AFTER]:
+                        if (not c.dirty and now - k[0] > KEEP_MINUTES) or now - k[0] > GIVE_UP_MINUTES]:
                 del cells[key]
-
-
-def key_age(key: tuple, now: datetime) -> timedelta:
-    return now - key[0]
 
 
 def _histogram_values(cell: Cell) -> dict:
@@ -178,13 +185,13 @@ def _histogram_values(cell: Cell) -> dict:
 
 def _request_values(key: tuple, cell: Cell) -> dict:
     minute, user_id, rule, method, status_class = key
-    return {"minute": minute, "user_id": user_id if isinstance(user_id, int) else None, "url_rule": rule, "method": method,
+    return {"minute": minute_at(minute), "user_id": user_id if isinstance(user_id, int) else None, "url_rule": rule, "method": method,
             "status_class": status_class, "count": cell.histogram.count, **_histogram_values(cell)}
 
 
 def _prediction_values(key: tuple, cell: Cell) -> dict:
     minute, user_id, model_id = key
-    return {"minute": minute, "user_id": user_id, "model_id": model_id, "calls": cell.histogram.count,
+    return {"minute": minute_at(minute), "user_id": user_id, "model_id": model_id, "calls": cell.histogram.count,
             "rows": cell.rows, **_histogram_values(cell)}
 
 

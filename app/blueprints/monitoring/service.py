@@ -35,8 +35,8 @@ def _with_unwritten(query, kind: str, wanted) -> list[dict]:
     """The stored rows of `query` with this process's cells merged in (they may not be written yet)."""
     records = {row.id: row._asdict() for row in db.session.execute(query)}
     unwritten = []
-    for key, row_id, values in request_stats.stats_buffer().pending(kind):
-        if wanted(key):
+    for _, row_id, values in request_stats.stats_buffer().pending(kind):
+        if wanted(values):
             if row_id is None:
                 unwritten.append(values)
             else:
@@ -58,7 +58,7 @@ def http_figures(user: User | None, *, minutes: int = HTTP_WINDOW_MINUTES, now: 
         # Ids can be reused after an account is erased: nothing from before this account counts.
         query = query.where(RequestStat.user_id == user.id)
     records = _with_unwritten(query, "requests",
-                              lambda key: key[0] >= since and (user is None or key[1] == user.id))
+                              lambda v: v["minute"] >= since and (user is None or v["user_id"] == user.id))
     total = Histogram()
     per_minute: dict[datetime, dict] = {}
     classes = {4: 0, 5: 0}
@@ -122,7 +122,7 @@ def model_figures(user: User, *, hours: int = MODEL_WINDOW_HOURS, now: datetime 
     query = (select(PredictionStat.id, PredictionStat.model_id, PredictionStat.minute, PredictionStat.calls,
                     PredictionStat.rows, PredictionStat.sum_ms, PredictionStat.max_ms, PredictionStat.buckets)
              .where(PredictionStat.minute >= start, PredictionStat.model_id.in_(list(histograms))))
-    for record in _with_unwritten(query, "predictions", lambda key: key[0] >= start and key[2] in histograms):
+    for record in _with_unwritten(query, "predictions", lambda v: v["minute"] >= start and v["model_id"] in histograms):
         model_id, minute = record["model_id"], record["minute"]
         if minute < born[model_id]:
             continue  # an erased model's id, reused
