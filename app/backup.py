@@ -345,12 +345,10 @@ def _like_prefix(prefix: str) -> str:
 
 
 def _forget_cached_stores() -> None:
-    """MLflow caches a store per URI; the restored file must be read afresh."""
-    try:
-        from mlflow.tracking._tracking_service import utils
+    """MLflow caches a store per URI; the restored file must be read afresh (if MLflow is loaded)."""
+    import sys
 
-        cache = getattr(utils, "_get_sqlalchemy_store", None)
-        if cache is not None and hasattr(cache, "cache_clear"):
-            cache.cache_clear()
-    except ImportError:
-        pass
+    utils = sys.modules.get("mlflow.tracking._tracking_service.utils")
+    cache = getattr(utils, "_get_sqlalchemy_store", None)
+    if cache is not None and hasattr(cache, "cache_clear"):
+        cache.cache_clear()
