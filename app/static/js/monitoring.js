@@ -20,6 +20,7 @@
 
   function config(spec) {
     return {
+      type: spec.type === "traffic" ? "bar" : "line",
       data: { labels: spec.labels, datasets: spec.series.map(function (s) { return dataset(s, spec.type); }) },
       options: {
         animation: false,
