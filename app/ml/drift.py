@@ -116,7 +116,7 @@ def reference_profile(frame: pd.DataFrame, features: list[dict], *, n_bins: int 
 def _numeric_reference(name: str, kind: str, values: np.ndarray, n_bins: int) -> dict:
     present = values[~np.isnan(values)]
     if len(present):
-        inner = np.quantile(present, np.linspace(0, 1, n_bins + 1)[1:-1])
+        inner = np.quantile(present, np.linspace(0, 1, n_bins + 1)[1:-1], method="lower")  # values seen
         edges = sorted({float(e) for e in inner})
         quantiles = np.quantile(present, np.linspace(0, 1, min(N_QUANTILES, len(present))))
     else:
@@ -163,7 +163,7 @@ class FeatureDrift:
     def summary(self) -> dict:
         """What the API shows for the feature."""
         return {"name": self.name, "psi": round(self.psi, 6), "test": self.test,
-                "p_value": None if self.p_value is None else round(self.p_value, 6), "status": self.status}
+                "p_value": None if self.p_value is None else float(f"{self.p_value:.6g}"), "status": self.status}
 
     def histogram(self) -> dict:
         return {"labels": self.labels, "training": self.training, "recent": self.recent}
@@ -250,7 +250,11 @@ def _numeric_labels(edges: list[float], kind: str) -> list[str]:
     if not shown:
         return ["all", MISSING]
     labels = [f"≤ {shown[0]}"]
-    labels += [f"{lo} to {hi}" for lo, hi in itertools.pairwise(shown)]
+    if kind == "integer" and all(float(e).is_integer() for e in edges):  # (2007, 2008] is the year 2008
+        whole = [int(e) for e in edges]
+        labels += [str(hi) if lo + 1 == hi else f"{lo + 1} to {hi}" for lo, hi in itertools.pairwise(whole)]
+    else:
+        labels += [f"{lo} to {hi}" for lo, hi in itertools.pairwise(shown)]
     labels.append(f"> {shown[-1]}")
     return [*labels, MISSING]
 

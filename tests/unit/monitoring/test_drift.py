@@ -118,3 +118,11 @@ def test_psi_properties():
     assert drift.psi([50, 50, 0], [50, 50, 0]) == pytest.approx(0, abs=1e-12)  # both-empty bins ignored
     assert drift.psi_status(0.1) == "ok" and drift.psi_status(0.15) == "warning" and drift.psi_status(0.21) == "drift"
     assert drift.worst(["ok", "drift", "warning"]) == "drift"
+
+
+def test_integer_bins_are_labelled_by_their_values():
+    train = pd.DataFrame({"year": [2007, 2008, 2009, 2010] * 50})
+    profile = drift.reference_profile(train, [{"name": "year", "kind": "integer"}])
+    year = drift.compare(profile, pd.DataFrame({"year": [2009, 2010] * 60})).features[0]
+    assert year.labels == ["≤ 2007", "2008", "2009", "2010"]  # "> 2010" is empty on both sides
+    assert year.recent == [0.0, 0.0, 0.5, 0.5] and year.status == "drift"
