@@ -241,6 +241,15 @@ def test_compose_worker_is_the_celery_worker_on_the_web_settings_and_storage(ser
     assert "RUN_MIGRATIONS" not in worker["environment"]
 
 
+def test_compose_worker_runs_with_the_options_of_make_worker(services):
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = makefile[makefile.index("\nworker:"):]
+    recipe = recipe[:recipe.index("\n\n")].replace("\\\n", " ")
+    command = services["worker"]["command"]
+    for flag in ("--prefetch-multiplier", "-O", "--hostname", "--without-gossip"):
+        if f" {flag}" in recipe:
+            assert any(arg == flag or arg.startswith(flag + "=") for arg in command), flag
+
 def test_compose_app_settings_point_at_the_stack_services(services):
     env = services["web"]["environment"]
     database = urlsplit(default_value(env["DATABASE_URL"]))
