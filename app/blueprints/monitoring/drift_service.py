@@ -220,7 +220,7 @@ def _actual_value(model: TrainedModel, value):
             raise ValueError("Not a valid number.")
         try:
             number = float(value.strip() if isinstance(value, str) else value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ValueError("Not a valid number.") from None
         if not math.isfinite(number):
             raise ValueError("Not a valid number.")
