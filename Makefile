@@ -59,10 +59,14 @@ bench: install-dev ## benchmarks against named references (see bench/README.md)
 	  'palmerpenguins>=0.1.6,<0.2' 'ISLP>=0.4,<0.7' 'plotnine>=0.13,<0.16' 'statsmodels>=0.14,<0.16'
 	$(BIN)/python -m bench $(BENCH)
 
-worker: migrate ## a job worker for JOB_BACKEND=celery (scale-out mode)
-	@if [ ! -f app/jobs/celery_app.py ]; then \
-	  echo "The Celery backend is not built yet (issue #6); JOB_BACKEND=local runs jobs in the server."; exit 2; fi
-	$(BIN)/celery -A app.jobs.celery_app worker --loglevel=INFO
+# One job at a time per worker by default: a training job uses every core of its machine
+# (JOB_THREADS; no OMP_NUM_THREADS=1 here). Scale out with more workers, not more concurrency.
+WORKER_CONCURRENCY ?= 1
+WORKER_NAME ?= worker@%h
+worker: migrate ## a job worker for JOB_BACKEND=celery (scale-out mode; CELERY_BROKER_URL, DATABASE_URL)
+	JOB_BACKEND=celery $(BIN)/celery -A app.jobs.celery_app worker --loglevel=INFO \
+	  --concurrency $(WORKER_CONCURRENCY) --prefetch-multiplier 1 -O fair \
+	  --hostname '$(WORKER_NAME)' --without-gossip
 
 mlflow-ui: install ## the MLflow UI on the instance's tracking store, on loopback
 	$(BIN)/mlflow ui --host 127.0.0.1 --port 5000 \

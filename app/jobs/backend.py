@@ -12,8 +12,8 @@ from app.jobs.settings import setting
 class Backend(Protocol):
     """Runs queued jobs. The job row is the truth; a backend only starts and stops work.
 
-    `LocalBackend` (child processes of the server) now; `CeleryBackend` (issue 6)
-    will send `submit`ted ids to a task that calls `app.jobs.runner.execute`.
+    `LocalBackend` (child processes of the server) or `CeleryBackend` (JOB_BACKEND=celery:
+    `submit`ted ids go to a worker's task that calls `app.jobs.runner.execute`).
     """
 
     name: str
@@ -37,7 +37,11 @@ def make_backend(app: Flask) -> Backend:
         from app.jobs.local import LocalBackend
 
         return LocalBackend(app)
-    raise RuntimeError(f"JOB_BACKEND={name!r} is not available (known: local).")
+    if name == "celery":
+        from app.jobs.celery_backend import CeleryBackend
+
+        return CeleryBackend(app)
+    raise RuntimeError(f"JOB_BACKEND={name!r} is not available (known: local, celery).")
 
 
 def get_backend() -> Backend:

@@ -1,7 +1,7 @@
 """Run one job in the current process: claim its start, call its function, record the end.
 
-Backend-neutral: the local backend calls it in a child process, a Celery task
-would call it in a worker. It needs an app context (the job function may use
+Backend-neutral: the local backend calls it in a child process, the Celery task
+(app.jobs.celery_app) in a worker's pool process. It needs an app context (the job function may use
 db.session) and commits nothing of the function's own work.
 """
 
@@ -41,9 +41,12 @@ def user_message(exc: BaseException) -> str:
 def execute(
     app, job_id: int, *, function: JobFunction | None = None,
     on_overrun: Callable[[], None] | None = None,
-    on_abandoned: Callable[[], None] | None = None,
+    on_abandoned: Callable[[], None] | None = None, worker: str | None = None,
 ) -> str | None:
-    """Run job `job_id` to its end; the status it ended with (None if it did not start)."""
+    """Run job `job_id` to its end; the status it ended with (None if it did not start).
+
+    `worker` names the process in the job row (default: this host's name).
+    """
     engine = db.engine
     row = store.read(engine, job_id)
     if row is None:
@@ -52,7 +55,7 @@ def execute(
     function = function or registered(row["kind"]).function
     budget = row["time_budget_s"]
     started = store.mark_started(
-        engine, job_id, pid=os.getpid(), worker=hostname(), budget_s=budget,
+        engine, job_id, pid=os.getpid(), worker=worker or hostname(), budget_s=budget,
         grace_s=kill_grace_s(app.config, budget),
     )
     if started is None:

@@ -20,6 +20,16 @@ DEFAULTS: dict[str, object] = {
     "JOB_THREADS": 0,  # OpenMP/BLAS threads of a job process; 0: all cores
     "JOB_START_METHOD": "forkserver",  # multiprocessing context of the local backend
     "JOB_RECOVER_ON_START": True,  # fail stale jobs and start queued ones at app start
+    # JOB_BACKEND=celery (scale-out): the broker, the queue, and what a worker runs beside its jobs
+    "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+    "CELERY_QUEUE": "jobs",
+    # Redis redelivers an unacknowledged message after this; the job row, not this, decides
+    # that a lost job failed (its heartbeat), so it only has to exceed the longest job.
+    "CELERY_VISIBILITY_TIMEOUT_S": 12 * 3600,
+    "CELERY_MAX_TASKS_PER_CHILD": 20,  # a pool process is replaced after this many jobs (memory)
+    "JOB_RECOVER_INTERVAL_S": 0.0,  # a worker fails stale jobs this often; 0: JOB_HEARTBEAT_TIMEOUT_S / 3
+    "WORKER_METRICS_PORT": 9101,  # a worker serves Prometheus metrics here; 0: none
+    "WORKER_METRICS_HOST": "0.0.0.0",  # noqa: S104 (scraped by Prometheus from another host)
 }
 
 

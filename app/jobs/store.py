@@ -116,6 +116,29 @@ def claim_next(bind: Bind, max_running: int, worker: str) -> int | None:
         return conn.execute(statement).scalar()
 
 
+def claim(bind: Bind, job_id: int, worker: str) -> bool:
+    """Move one queued job to running for `worker` (a Celery delivery); False if not queued.
+
+    A message delivered twice (a redelivery, a re-send) finds the job running or
+    ended and does nothing: the row, not the broker, decides that a job runs once.
+    """
+    statement = (
+        update(jobs)
+        .where(jobs.c.id == job_id, jobs.c.status == QUEUED, jobs.c.cancel_requested.is_(False))
+        .values(status=RUNNING, heartbeat_at=utcnow(), worker=worker,
+                progress=empty_progress() | {"message": "Starting"})
+    )
+    with transaction(bind) as conn:
+        return conn.execute(statement).rowcount == 1
+
+
+def fail_queued(bind: Bind, job_id: int, error: str) -> bool:
+    """Fail a job that never started (its message could not be sent)."""
+    with transaction(bind) as conn:
+        statement = finish_statement(job_id, FAILED, error=error, only_from=(QUEUED,))
+        return conn.execute(statement).rowcount == 1
+
+
 def set_pid(bind: Bind, job_id: int, pid: int) -> None:
     with transaction(bind) as conn:
         conn.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.status == RUNNING).values(pid=pid))
