@@ -122,3 +122,17 @@ def test_a_forked_worker_starts_without_its_parents_cells(monkeypatch):
     buffer.add_request(None, "/", "GET", 500, 5.0)
     (_, row_id, values), = buffer.pending("requests")
     assert row_id is None and values["count"] == 1 and values["status_class"] == 5
+
+
+def test_predictions_outside_a_request_belong_to_the_models_owner(app, make_user):
+    """Batch scoring runs as a job: no request, so the owner is read from the model."""
+    from app.blueprints.monitoring.request_stats import record_prediction, stats_buffer
+    from tests.functional.test_metrics_api import add_rows
+
+    user, _ = make_user(admin=False)
+    (model,) = add_rows(app, user, models=1)
+    with app.app_context():
+        record_prediction(model, 250, 1.5)
+        (_, _, values), = stats_buffer().pending("predictions")
+    assert values["user_id"] == user and values["model_id"] == model and values["rows"] == 250
+    assert values["calls"] == 1 and values["max_ms"] == 1500

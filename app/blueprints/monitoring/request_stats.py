@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from flask import Flask, current_app, g, has_request_context, request
-from sqlalchemy import bindparam, delete, insert, inspect, update
+from sqlalchemy import bindparam, delete, insert, inspect, select, update
 
 from app.blueprints.monitoring.latency import Histogram
 from app.extensions import db
+from app.models import TrainedModel
 from app.models.request_stats import PredictionStat, RequestStat
 from app.models.user import utcnow
 
@@ -78,6 +79,7 @@ class StatsBuffer:
         self.last_flush = time.monotonic()
         self.last_prune = 0.0
         self.thread: threading.Thread | None = None
+        self.background = getattr(self, "background", False)  # kept across a fork
 
     def _check_fork(self) -> None:
         if os.getpid() != self.pid:
@@ -217,20 +219,30 @@ def flush(app: Flask | None = None) -> int:
 def record_prediction(model_id: int, n_rows: int, seconds: float) -> None:
     """The prediction service's call: rows predicted and the time the call took.
 
-    The caller is the model's owner (another user's model is never found), so the row
-    carries the caller's id, for account erasure.
+    In a request the caller is the model's owner (another user's model is never found); in a
+    job (batch scoring) the owner is read from the model, which the job has just loaded.
     """
     buffer = current_app.extensions.get("request_stats")
     if buffer is None:
         return
-    user_id = _request_user_id() if has_request_context() else None
+    if has_request_context():
+        user_id = _request_user_id()
+    else:
+        model = db.session.get(TrainedModel, model_id)
+        user_id = model.user_id if model is not None else None
     buffer.add_prediction(user_id, model_id, n_rows, seconds * 1000)
+    if buffer.background:
+        _start_thread(current_app._get_current_object(), buffer)  # a job process serves no request
 
 
 def erase_user(user) -> None:
     """Account eraser: the user's request figures stay only as anonymous totals."""
-    db.session.execute(update(RequestStat).where(RequestStat.user_id == user.id).values(user_id=None))
-    db.session.execute(delete(PredictionStat).where(PredictionStat.user_id == user.id))
+    unsynchronised = {"synchronize_session": False}  # these rows are never loaded as objects
+    db.session.execute(update(RequestStat).where(RequestStat.user_id == user.id).values(user_id=None),
+                       execution_options=unsynchronised)
+    owned = select(TrainedModel.id).where(TrainedModel.user_id == user.id)
+    db.session.execute(delete(PredictionStat).where(
+        (PredictionStat.user_id == user.id) | PredictionStat.model_id.in_(owned)), execution_options=unsynchronised)
     buffer = current_app.extensions.get("request_stats")
     if buffer is not None:
         buffer.forget_user(user.id)
@@ -281,7 +293,7 @@ def init_request_stats(app: Flask) -> None:
     if "request_stats" in app.extensions:
         return
     buffer = app.extensions["request_stats"] = StatsBuffer()
-    background = not app.testing and app.config.get("REQUEST_STATS_FLUSH_SECONDS", 10) > 0
+    background = buffer.background = not app.testing and app.config.get("REQUEST_STATS_FLUSH_SECONDS", 10) > 0
 
     @app.before_request
     def _start_timer():
