@@ -142,9 +142,11 @@ class MlflowTracker:
         self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
         exp = self.client.get_experiment_by_name(experiment)
         if exp is None:
-            location = Path(artifact_root).resolve() / experiment
-            self.experiment_id = self.client.create_experiment(
-                experiment, artifact_location=location.as_uri())
+            # A tracking server keeps the artifacts itself (--serve-artifacts: mlflow-artifacts:/...,
+            # reachable from every machine); a local path would only exist on this one.
+            location = None if is_server_uri(tracking_uri) else \
+                (Path(artifact_root).resolve() / experiment).as_uri()
+            self.experiment_id = self.client.create_experiment(experiment, artifact_location=location)
         else:
             self.experiment_id = exp.experiment_id
         self._requirements = pip_requirements()
@@ -247,7 +249,7 @@ def model_digest(uri: str, tracking_uri: str | None = None) -> str:
     import mlflow.artifacts
     with tempfile.TemporaryDirectory() as tmp:
         local = Path(mlflow.artifacts.download_artifacts(
-            artifact_uri=artifact_location(uri, tracking_uri), dst_path=tmp))
+            artifact_uri=artifact_location(uri, tracking_uri), dst_path=tmp, tracking_uri=tracking_uri))
         return directory_digest(local if local.is_dir() else local.parent)
 
 
@@ -263,7 +265,8 @@ def load_model(uri: str, tracking_uri: str | None = None, expected_sha256: str |
     import skops.io
     location = artifact_location(uri, tracking_uri)
     with tempfile.TemporaryDirectory() as tmp:
-        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=location, dst_path=tmp))
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=location, dst_path=tmp,
+                                                         tracking_uri=tracking_uri))
         if expected_sha256 and directory_digest(local if local.is_dir() else local.parent) != expected_sha256:
             raise ModelTampered(uri)
         files = [local] if local.is_file() else list(local.rglob("*.skops"))
@@ -274,6 +277,11 @@ def load_model(uri: str, tracking_uri: str | None = None, expected_sha256: str |
         if refused:
             raise ModelLoadRefused(refused)
         return skops.io.load(files[0], trusted=untrusted)
+
+
+def is_server_uri(tracking_uri: str | None) -> bool:
+    """An MLflow tracking server (http, https), not a store this process opens itself."""
+    return bool(tracking_uri) and tracking_uri.split(":", 1)[0].lower() in ("http", "https")
 
 
 def artifact_location(uri: str, tracking_uri: str | None) -> str:
