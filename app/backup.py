@@ -162,7 +162,7 @@ def create_backup(app: Flask, dest: str | os.PathLike) -> dict:
             manifest["mlflow"] = {"db": "mlflow/mlflow.db", "artifacts": "mlflow/artifacts",
                                   "artifact_root_uri": layout.artifact_root.as_uri()}
         partial = dest.with_name(dest.name + ".partial")
-        with tarfile.open(partial, "w:gz", compresslevel=6) as tar:
+        with tarfile.open(partial, "w:gz", compresslevel=1) as tar:
             tar.add(tmp / Path(manifest["database"]["path"]).name, arcname=manifest["database"]["path"])
             sizes = {"database": (tmp / Path(manifest["database"]["path"]).name).stat().st_size}
             if manifest["mlflow"]:
