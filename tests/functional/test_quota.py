@@ -71,6 +71,9 @@ def test_browser_upload_over_the_quota_is_413_naming_it(quota_app):
                     data={"csrf_token": token, "file": (io.BytesIO(big_csv(1_200_000)), "big.csv")})
     assert r.status_code == 413
     assert "quota of 1 MB" in r.text
+    r = client.post("/datasets/upload", content_type="multipart/form-data", headers={"HX-Request": "true"},
+                    data={"csrf_token": token, "file": (io.BytesIO(big_csv(1_200_000)), "big.csv")})
+    assert r.status_code == 413 and "quota of 1 MB" in r.text and "<html" not in r.text  # shown in the card
     assert stored(quota_app) == []
 
 

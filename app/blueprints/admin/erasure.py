@@ -53,8 +53,8 @@ def erase_models_and_jobs(user: User) -> None:
     for model in models:
         if cache is not None:
             cache.evict(model.id)
-    if run_ids or models or user_jobs or _store_exists(current_app.config):
-        erase_tracking(current_app.config, user.id, run_ids, model_uris)
+    if (run_ids or models or user_jobs) and _store_exists(current_app.config):
+        erase_tracking(current_app.config, user.id, run_ids, model_uris)  # runs come only from jobs
 
 
 def _sweep_user_rows(user: User) -> None:
