@@ -229,10 +229,10 @@ def test_compose_worker_is_the_celery_worker_on_the_web_settings_and_storage(ser
     assert worker["environment"]["JOB_BACKEND"] == web["environment"]["JOB_BACKEND"] == "celery"
     assert worker["environment"]["WORKER_METRICS_PORT"] == "9101"
     shared = ("SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL", "DATA_DIR", "INSTANCE_DIR",
-              "MLFLOW_TRACKING_URI", "MLFLOW_ARTIFACT_ROOT")
+              "MLFLOW_TRACKING_URI")
     for name in shared:
         assert worker["environment"][name] == web["environment"][name], name
-    # Data files and MLflow artifacts: the same named volumes at the same paths.
+    # Data files: the same named volume at the same path.
     assert named_volume_mounts(worker) == named_volume_mounts(web)
     assert named_volume_mounts(web)["instance"] == web["environment"]["INSTANCE_DIR"]
     assert web["environment"]["DATA_DIR"].startswith(web["environment"]["INSTANCE_DIR"] + "/")
@@ -268,7 +268,7 @@ def test_compose_app_settings_point_at_the_stack_services(services):
 
 
 def test_compose_mlflow_is_a_tracking_server_on_postgres_with_an_artifact_volume(services):
-    mlflow, web = services["mlflow"], services["web"]
+    mlflow = services["mlflow"]
     command = mlflow["command"]
     assert command[:2] == ["mlflow", "server"]
     assert "--serve-artifacts" in command
@@ -281,10 +281,12 @@ def test_compose_mlflow_is_a_tracking_server_on_postgres_with_an_artifact_volume
     init_sql = "\n".join(p.read_text() for p in sorted(POSTGRES_INITDB.glob("*.sql")))
     assert re.search(r"CREATE DATABASE mlflow\b", init_sql)
     assert "./ops/postgres/initdb:/docker-entrypoint-initdb.d:ro" in services["postgres"]["volumes"]
-    # Artifacts: a named volume, mounted at the same path where web and worker write them.
+    # Artifacts: the server's own named volume; web and worker reach them through the
+    # server (mlflow-artifacts:/ with --serve-artifacts), not through a mount.
     destination = option(command, "--artifacts-destination")
     volume = {path: name for name, path in named_volume_mounts(mlflow).items()}[destination]
-    assert named_volume_mounts(web)[volume] == destination == web["environment"]["MLFLOW_ARTIFACT_ROOT"]
+    for name in ("web", "worker"):
+        assert volume not in named_volume_mounts(services[name]), name
     # Prometheus metrics: the multiprocess directory is writable (a tmpfs) for the app user.
     assert option(command, "--expose-prometheus") == "/prometheus"
     assert "/prometheus" in mlflow["tmpfs"]
@@ -928,17 +930,23 @@ def test_k8s_references_to_secrets_configmaps_claims_and_variables_resolve(manif
                 assert mount["name"] in volumes, f"{where}: no volume {mount['name']}"
 
 
-def test_k8s_data_is_shared_read_write_many_by_web_worker_and_mlflow(manifests):
+def test_k8s_data_files_and_mlflow_artifacts_are_on_the_read_write_many_volume(manifests):
     [claim] = of_kind(manifests, "PersistentVolumeClaim")
     assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
-    config = manifests["ConfigMap/csv-analyzer-config"]["data"]
-    for key, name in (("Deployment/web", "web"), ("Deployment/worker", "worker"), ("Deployment/mlflow", "mlflow")):
-        doc = manifests[key]
+
+    def shared_mount(name: str) -> str:
+        doc = manifests[f"Deployment/{name}"]
         [data] = [v["name"] for v in pod_spec(doc)["volumes"]
                   if v.get("persistentVolumeClaim", {}).get("claimName") == claim["metadata"]["name"]]
         [mount] = [m["mountPath"] for m in container(doc, name)["volumeMounts"] if m["name"] == data]
-        for setting in ("DATA_DIR", "INSTANCE_DIR", "MLFLOW_ARTIFACT_ROOT"):
-            assert config[setting].startswith(mount + "/"), f"{key}: {setting} is not on the shared volume"
+        return mount
+
+    config = manifests["ConfigMap/csv-analyzer-config"]["data"]
+    for name in ("web", "worker"):
+        for setting in ("DATA_DIR", "INSTANCE_DIR"):
+            assert config[setting].startswith(shared_mount(name) + "/"), f"{name}: {setting} is not shared"
+    destination = option(container(manifests["Deployment/mlflow"], "mlflow")["command"], "--artifacts-destination")
+    assert destination.startswith(shared_mount("mlflow") + "/")
 
 
 def test_k8s_app_settings_point_at_in_cluster_services(manifests):
