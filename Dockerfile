@@ -34,10 +34,10 @@ ENV PATH=/opt/venv/bin:$PATH \
     INSTANCE_DIR=/data/instance
 # A fixed uid/gid so volume ownership is predictable across rebuilds and hosts.
 # A writable home for library caches (MLflow, matplotlib, gunicorn's control
-# socket). /data/instance and /data/mlflow-artifacts (the MLflow server's
-# artifact store, shared with web and worker in docker-compose.yml) are created
-# here, owned by the app user, so a named volume mounted on them starts with the
-# right owner.
+# socket). /data/instance and /data/mlflow-artifacts (the artifact store of the
+# MLflow server that docker-compose.yml runs from this image) are created here,
+# owned by the app user, so a named volume mounted on them starts with the right
+# owner.
 RUN groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid app --create-home --home-dir /home/app \
        --shell /usr/sbin/nologin app \
