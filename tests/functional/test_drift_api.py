@@ -78,7 +78,8 @@ def psi_gauge(client, model_id: int) -> dict[str, float]:
     return values
 
 
-def test_training_like_inputs_are_ok_and_shifted_inputs_drift(app, client, api_headers, model_id, login):
+def test_training_like_inputs_are_ok_and_shifted_inputs_drift(app, client, api_headers, model_id, login,
+                                                               make_config):
     r = get_drift(client, api_headers, model_id)
     assert r.status_code == 200, r.json
     assert r.json == {"model_id": model_id, "window": "7d", "n_samples": 0, "status": "insufficient_data",
@@ -115,6 +116,11 @@ def test_training_like_inputs_are_ok_and_shifted_inputs_drift(app, client, api_h
         assert features[name]["status"] == "drift" and features[name]["psi"] > 0.2, name
         assert features[name]["p_value"] < 0.001, name
     assert psi_gauge(client, model_id)[str(FEATURES.index("body_mass_g"))] > 0.2
+    # another process (another app on the same database) exports the same figures at scrape time
+    from app import create_app
+
+    elsewhere = psi_gauge(create_app(make_config()).test_client(), model_id)
+    assert elsewhere == psi_gauge(client, model_id)
     r = get_drift(client, api_headers, model_id, window="30d")
     assert r.json["n_samples"] == 344 + 150 and r.json["status"] == "drift"
 
@@ -125,7 +131,7 @@ def test_training_like_inputs_are_ok_and_shifted_inputs_drift(app, client, api_h
     assert 'data-status="drift"' in page and 'id="drift-table-' in page
 
 
-def test_fewer_than_100_samples_is_insufficient_and_windows_are_checked(client, api_headers, model_id):
+def test_fewer_than_100_samples_is_insufficient_and_windows_are_checked(app, client, api_headers, model_id):
     predict(client, api_headers, model_id, shifted_rows(99))
     r = get_drift(client, api_headers, model_id, window="24h")
     assert r.status_code == 200
@@ -136,6 +142,21 @@ def test_fewer_than_100_samples_is_insufficient_and_windows_are_checked(client, 
         assert "window" in r.json["errors"]["query"]
     predict(client, api_headers, model_id, shifted_rows(1))
     assert get_drift(client, api_headers, model_id, window="24h").json["status"] == "drift"
+
+    # the training profile was kept with the model: deleting the dataset leaves drift working
+    from app.extensions import db
+    from app.models import TrainedModel
+    from app.models.drift import DriftReference
+
+    with app.app_context():
+        dataset_id = db.session.get(TrainedModel, model_id).dataset_id
+    assert client.delete(f"/api/v1/datasets/{dataset_id}", headers=api_headers).status_code == 204
+    assert get_drift(client, api_headers, model_id).json["status"] == "drift"
+    with app.app_context():  # without it, there is nothing left to compare with: 409, not a server error
+        db.session.query(DriftReference).delete()
+        db.session.commit()
+    r = get_drift(client, api_headers, model_id)
+    assert r.status_code == 409 and "deleted" in r.json["message"]
 
 
 def test_actuals_give_live_metrics(client, api_headers, model_id, login):
