@@ -1027,3 +1027,11 @@ def test_k8s_network_policies_let_exactly_the_clients_reach_postgres_and_redis(m
         assert allowed == expected, server
         service_ports = {p["port"] for p in manifests[f"Service/{server}"]["spec"]["ports"]}
         assert {p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]} == service_ports
+
+
+def test_env_example_secret_key_is_one_the_app_refuses():
+    from config import UNSAFE_SECRET_KEYS
+
+    values = dict(line.split("=", 1) for line in ENV_EXAMPLE.read_text().splitlines()
+                  if line and not line.startswith("#"))
+    assert values["SECRET_KEY"] in UNSAFE_SECRET_KEYS
