@@ -94,6 +94,11 @@ def test_deleting_an_account_leaves_nothing_of_it(app, client, make_user, make_t
     assert artifact_dirs(app, ada_runs, ada_logged)
     assert mlflow_rows(app, f"SELECT name FROM registered_models WHERE name LIKE 'dataset-{ada_dataset}-%'")
 
+    from app.blueprints.admin.usage import data_bytes, model_bytes
+
+    with app.app_context():  # the admin page counts ada's model artifacts in her storage use
+        assert model_bytes([ada_id])[ada_id] > 0 and data_bytes([ada_id])[ada_id] >= len(PENGUINS)
+
     assert client.delete("/api/v1/auth/me", headers=ada, json={"password": PASSWORD}).status_code == 204
 
     with app.app_context():  # no row of any table names ada
