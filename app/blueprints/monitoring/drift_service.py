@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from app.blueprints.datasets import service as datasets
 from app.blueprints.training import service as training
@@ -144,8 +144,9 @@ def refresh_gauges() -> None:
     try:
         rows = db.session.execute(select(DriftReference.model_id, DriftReference.last_psi)
                                   .where(DriftReference.last_psi.is_not(None))).all()
-    except Exception:  # /metrics answers without the database
+    except SQLAlchemyError:  # /metrics answers without the database
         db.session.rollback()
+        log.warning("metrics: could not read the last drift figures", exc_info=True)
         return
     gauge = app_metrics().feature_drift
     for model_id, values in rows:
