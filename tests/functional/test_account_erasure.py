@@ -150,6 +150,35 @@ def test_prediction_samples_are_purged_after_the_retention(app, make_user, age_d
                                      created_at=utcnow() - timedelta(days=age_days)))
         db.session.commit()
     assert app.config["PREDICTION_RETENTION_DAYS"] == 30
-    assert purge(app) == (0 if kept else 1)
+    result = app.test_cli_runner().invoke(args=["purge"])  # what a daily cron job runs
+    assert result.exit_code == 0 and f"Removed {0 if kept else 1} prediction sample" in result.output
+    assert purge(app) == 0  # the server's start-up and daily purge: nothing more to remove
     with app.app_context():
         assert (db.session.scalar(select(PredictionLog.id)) is not None) == kept
+
+
+def test_a_starting_server_purges_old_prediction_samples(app, make_config, make_user):
+    from datetime import timedelta
+
+    from app import create_app
+    from app.extensions import db
+    from app.models import Dataset, PredictionLog, TrainedModel
+    from app.models.user import utcnow
+
+    user_id, _ = make_user()
+    with app.app_context():
+        dataset = Dataset(user_id=user_id, name="d", source_path="datasets/x/source.upload")
+        db.session.add(dataset)
+        db.session.flush()
+        model = TrainedModel(user_id=user_id, dataset_id=dataset.id, version=1, family="f", algorithm="a",
+                             task="regression", target="t", metric="r2")
+        db.session.add(model)
+        db.session.flush()
+        db.session.add(PredictionLog(uid="old", model_id=model.id, user_id=user_id,
+                                     created_at=utcnow() - timedelta(days=31)))
+        db.session.commit()
+    restarted = create_app(make_config())
+    with restarted.app_context():
+        assert db.session.scalar(select(PredictionLog.id)) is None
+        db.session.remove()
+        db.engine.dispose()
