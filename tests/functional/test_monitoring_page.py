@@ -67,6 +67,9 @@ def test_admin_sees_every_request(app, client, make_user, login):
     requests = int(re.search(r'id="http-requests">([\d,]+)<', r.text).group(1).replace(",", ""))
     assert requests >= 7  # the five anonymous ones, the login form and its post
     assert re.search(r'id="http-error-rate">[\d.]+ %', r.text)
+    routes = r.text[r.text.index('id="http-routes"'):]
+    assert re.search(r"<code>GET /auth/login</code></td><td>5</td>\s*<td>0.0 %</td>", routes)
+    assert re.search(r"<code>GET &lt;unmatched&gt;</code></td><td>1</td>\s*<td>100.0 %</td>", routes)
 
 
 def test_drift_is_loaded_lazily_per_model_when_the_drift_fragment_exists(app, client, make_user, login):

@@ -21,6 +21,7 @@ from app.models.user import utcnow
 HTTP_WINDOW_MINUTES = 60
 MODEL_WINDOW_HOURS = 24
 MAX_MODEL_WINDOW_HOURS = 24 * 7  # the statistics are kept a week
+ROUTES_SHOWN = 10
 
 
 def _ms(value: float | None) -> float | None:
@@ -52,8 +53,9 @@ def http_figures(user: User | None, *, minutes: int = HTTP_WINDOW_MINUTES, now: 
     now = now or utcnow()
     start = _window_start(minutes, now)
     since = start if user is None else max(start, request_stats.minute_of(user.created_at))
-    query = select(RequestStat.id, RequestStat.minute, RequestStat.status_class, RequestStat.count,
-                   RequestStat.sum_ms, RequestStat.max_ms, RequestStat.buckets).where(RequestStat.minute >= since)
+    query = select(RequestStat.id, RequestStat.minute, RequestStat.url_rule, RequestStat.method,
+                   RequestStat.status_class, RequestStat.count, RequestStat.sum_ms, RequestStat.max_ms,
+                   RequestStat.buckets).where(RequestStat.minute >= since)
     if user is not None:
         # Ids can be reused after an account is erased: nothing from before this account counts.
         query = query.where(RequestStat.user_id == user.id)
@@ -95,7 +97,23 @@ def http_figures(user: User | None, *, minutes: int = HTTP_WINDOW_MINUTES, now: 
         "p95_latency_ms": _ms(total.percentile(0.95)),
         "p99_latency_ms": _ms(total.percentile(0.99)),
         "series": series,
+        "routes": _busiest_routes(records),
     }
+
+
+def _busiest_routes(records: list[dict], limit: int = ROUTES_SHOWN) -> list[dict]:
+    """The routes with the most requests, each with its error rate and latency."""
+    by_route: dict[tuple, dict] = {}
+    for record in records:
+        slot = by_route.setdefault((record["url_rule"], record["method"]), {"histogram": Histogram(), "errors": 0})
+        slot["histogram"].add(record["buckets"], record["count"], record["sum_ms"], record["max_ms"])
+        if record["status_class"] >= 4:
+            slot["errors"] += record["count"]
+    busiest = sorted(by_route.items(), key=lambda item: (-item[1]["histogram"].count, item[0]))[:limit]
+    return [{"route": rule, "method": method, "requests": slot["histogram"].count,
+             "error_rate": round(slot["errors"] / slot["histogram"].count, 4) if slot["histogram"].count else 0.0,
+             "p50_ms": _ms(slot["histogram"].percentile(0.5)), "p95_ms": _ms(slot["histogram"].percentile(0.95))}
+            for (rule, method), slot in busiest]
 
 
 def jobs_by_status(user: User) -> dict[str, int]:
@@ -150,7 +168,7 @@ def own_metrics(user: User, *, hours: int = MODEL_WINDOW_HOURS) -> dict:
     }
     if user.is_admin:
         http = http_figures(None)
-        http.pop("series")
+        del http["series"], http["routes"]
         answer["http"] = http
     return answer
 
