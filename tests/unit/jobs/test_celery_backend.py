@@ -199,3 +199,20 @@ def test_worker_environment_uses_every_core_and_a_metrics_folder_of_its_own(tmp_
     assert job_worker.prepare_environment(environ) is None
     assert "PROMETHEUS_MULTIPROC_DIR" not in environ
     assert environ["OMP_NUM_THREADS"] == str(os.cpu_count() or 1)
+
+
+def test_retry_from_the_page_publishes_a_new_job(app, make_job, fake, client, login):
+    from tests.conftest import csrf_token_from
+
+    lost = make_job(kind="training", status="failed", error="interrupted",
+                    request={"dataset_id": 1, "target": "y", "time_budget_s": 5})
+    login()
+    token = csrf_token_from(client.get("/models").text)
+    r = client.post(f"/jobs/{lost}/retry", data={"csrf_token": token})
+    assert r.status_code in (200, 303), r.text
+    with app.app_context():
+        again = db.session.scalar(db.select(Job).where(Job.retry_of_id == lost))
+        assert again.status == "queued" and again.request == _job(lost).request
+        again_id = again.id
+    assert [m["args"] for m in fake.sent] == [[again_id]]
+    assert str(again_id) in (r.headers.get("Location", "") + r.headers.get("HX-Redirect", ""))
