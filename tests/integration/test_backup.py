@@ -103,6 +103,8 @@ def test_backup_restores_into_an_empty_instance(source_app, tmp_path):
     assert result.exit_code == 0, result.output
     again = cli(empty, "backup", "restore", str(archive))
     assert again.exit_code != 0 and "not empty" in again.output  # a second restore needs --force
+    forced = cli(empty, "backup", "restore", "--force", str(archive))
+    assert forced.exit_code == 0, forced.output
     close(empty)
     print(f"\nbackup {backup_s:.2f} s, restore {restore_s:.2f} s, archive {archive.stat().st_size} bytes")
 
