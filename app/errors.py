@@ -6,6 +6,7 @@ small fragment for an htmx request.
 
 from __future__ import annotations
 
+import errno
 import logging
 
 from flask import Flask, jsonify, render_template, request
@@ -35,6 +36,39 @@ class Forbidden(DomainError):
 
 class Unauthorized(DomainError):
     status = 401
+
+
+class InsufficientStorage(DomainError):
+    """The disk is full: nothing was stored (the writer removed its partial files)."""
+
+    status = 507
+
+    def __init__(self, message: str = "The server is out of storage space, so nothing was saved. "
+                                      "Try again later or ask the administrator to free space.", errors=None):
+        super().__init__(message, errors)
+
+
+OUT_OF_SPACE = {errno.ENOSPC, errno.EDQUOT}
+
+
+def is_out_of_space(exc: BaseException) -> bool:
+    """An OSError (or one it was raised from) saying the disk or the quota is full."""
+    seen = 0
+    while exc is not None and seen < 5:
+        if isinstance(exc, OSError) and exc.errno in OUT_OF_SPACE:
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
+
+
+def is_out_of_range(exc: BaseException) -> bool:
+    """A number too wide for a database column (SQLite raises OverflowError, PostgreSQL a DataError)."""
+    from sqlalchemy.exc import DataError
+
+    orig = getattr(exc, "orig", None)
+    return isinstance(exc, OverflowError) or isinstance(orig, OverflowError) or (
+        isinstance(exc, DataError) and "out of range" in str(exc).lower())
 
 
 def error_body(status: int, message: str, errors: dict | None = None) -> dict:
@@ -99,5 +133,10 @@ def register_error_handlers(app: Flask) -> None:
         status = domain_status(exc)
         if status is not None:
             return error_response(status, getattr(exc, "message", str(exc)), getattr(exc, "errors", None))
+        if is_out_of_space(exc):
+            log.error("out of storage space: %s", exc)
+            return error_response(507, InsufficientStorage().message)
+        if is_out_of_range(exc):
+            return error_response(422, "A number in the request is out of range.")
         log.exception("unhandled error", exc_info=exc)
         return error_response(500, InternalServerError.description)

@@ -6,6 +6,17 @@ from urllib.parse import urlsplit
 
 from flask import Flask, abort, request
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
+
+DATABASE_INT_MAX = 2**63 - 1  # the widest id a database column holds
+
+
+class BoundedIntConverter(IntegerConverter):
+    """<int:...> ids beyond a 64-bit column match no route (404), instead of overflowing the query."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", DATABASE_INT_MAX)
+        super().__init__(map, *args, **kwargs)
 
 CSP = "; ".join([
     "default-src 'self'",
@@ -27,6 +38,7 @@ API_DOCS_CSP = CSP.replace("style-src 'self'", f"style-src 'self' {SWAGGER_UI_ST
 
 
 def register_security(app: Flask) -> None:
+    app.url_map.converters["int"] = BoundedIntConverter  # before any blueprint adds its routes
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_prefix=hops)

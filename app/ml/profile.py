@@ -10,9 +10,20 @@ values of categorical and boolean columns); a chunked numpy pass gives the corre
 from __future__ import annotations
 
 import os
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from app.ml.explore.dataset_file import Layout, duck, ident, json_value, layout, sql_path
+import pyarrow as pa
+
+from app.ml.explore.dataset_file import (
+    Layout,
+    duck,
+    ident,
+    json_value,
+    layout,
+    schema_layout,
+    sql_path,
+)
 from app.ml.explore.numeric_profile import column_stats, correlations
 from app.ml.explore.predicates import as_text
 from app.ml.explore.profile_warnings import profile_warnings
@@ -23,19 +34,38 @@ WORKERS = min(4, os.cpu_count() or 2)
 
 def profile_dataset(path: str | os.PathLike) -> dict:
     """{n_rows, n_cols, duplicated_rows, columns, correlations, warnings} as API.md's /profile."""
-    lay = layout(path)
+    return _profile(path, layout(path), f"read_parquet({sql_path(path)})", duck(), {})
+
+
+def profile_table(table: pa.Table, unique: dict[str, int] | None = None) -> dict:
+    """The same profile from a version still in memory (the ingest's table, kinds in its metadata).
+
+    `unique`: exact distinct counts the caller already has (string columns), not counted again.
+    The ingest profiles its table while the Parquet file is written, instead of reading it back.
+    """
     con = duck()
-    src = f"read_parquet({sql_path(path)})"
+    name = f"__profile_{uuid.uuid4().hex}"
+    con.register(name, table)
+    try:
+        return _profile(table, schema_layout(table.schema, table.num_rows), ident(name), con,
+                        unique or {})
+    finally:
+        con.unregister(name)
+        con.close()
+
+
+def _profile(data, lay: Layout, src: str, con, unique: dict[str, int]) -> dict:
     n_rows = lay.n_rows
     # An id stored as int64 codes is a number to sort and range over, not to correlate.
     numeric = [c for c in lay.columns if lay.is_number(c) and lay.kinds[c] != "id"]
     sorted_kinds = [c for c in lay.columns if lay.is_number(c) or lay.is_temporal(c)]
     # numpy and pyarrow release the GIL: number columns and correlations run beside DuckDB.
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        numbers = {c: pool.submit(column_stats, path, lay, c) for c in sorted_kinds}
-        corr = pool.submit(correlations, path, numeric)
+        numbers = {c: pool.submit(column_stats, data, lay, c) for c in sorted_kinds}
+        corr = pool.submit(correlations, data, numeric)
         text = _text_stats(con, src, lay)
-        columns, skews = _columns(con, src, lay, text, {c: f.result() for c, f in numbers.items()})
+        columns, skews = _columns(con, src, lay, text, {c: f.result() for c, f in numbers.items()},
+                                  unique)
         matrix = corr.result()
     result = {
         "n_rows": n_rows,
@@ -48,7 +78,8 @@ def profile_dataset(path: str | os.PathLike) -> dict:
     return result
 
 
-def _columns(con, src: str, lay: Layout, text: dict, numbers: dict) -> tuple[list[dict], dict]:
+def _columns(con, src: str, lay: Layout, text: dict, numbers: dict,
+             unique: dict[str, int]) -> tuple[list[dict], dict]:
     """The per-column entries of the profile, and the skewness of number columns."""
     n_rows = lay.n_rows
     columns, skews = [], {}
@@ -65,6 +96,8 @@ def _columns(con, src: str, lay: Layout, text: dict, numbers: dict) -> tuple[lis
             entry |= {"missing": n_rows - count, "unique": None, "stats": stats}
             if lay.kinds[name] in ("categorical", "boolean"):
                 entry["unique"], entry["top_values"] = _unique_and_top(con, src, name)
+            elif name in unique:
+                entry["unique"] = unique[name]
             else:
                 entry["unique"] = con.execute(
                     f"SELECT count(DISTINCT {ident(name)}) FROM {src}"
@@ -102,7 +135,8 @@ def _unique_and_top(con, src: str, name: str) -> tuple[int, list[dict]]:
     col = ident(name)
     count, values, counts = con.execute(
         f"SELECT count(v), max_by(v, c, {TOP_VALUES}), max(c, {TOP_VALUES}) "
-        f"FROM (SELECT {col} AS v, count(*) AS c FROM {src} WHERE v IS NOT NULL GROUP BY v)"
+        # grouped by the column itself: a column named "v" or "c" would capture the aliases
+        f"FROM (SELECT {col} AS v, count(*) AS c FROM {src} WHERE {col} IS NOT NULL GROUP BY {col})"
     ).fetchall()[0]
     pairs = sorted(zip(values or [], counts or [], strict=True), key=lambda p: (-p[1], str(p[0])))
     return count, [{"value": json_value(v), "count": n} for v, n in pairs]
