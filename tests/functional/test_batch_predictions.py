@@ -241,3 +241,33 @@ def test_the_model_page_scores_a_dataset_as_a_job_that_a_reload_finds_again(app,
     login("eve@example.com")
     assert client.get(f"/batch-jobs/{job_id}").status_code == 404
     assert client.get(f"/batch-jobs/{job_id}/download").status_code == 404
+
+
+def test_chunks_become_the_same_frame_as_the_json_rows_give():
+    """The vectorised path of a chunk gives exactly check_rows' frame; a bad cell is named with its file row."""
+    import pandas as pd
+    import pyarrow as pa
+
+    from app.blueprints.prediction.batch import _python_rows, chunk_frame
+    from app.ml.serving import InvalidInput, check_rows
+
+    features = [{"name": "n", "kind": "float"}, {"name": "i", "kind": "integer"}, {"name": "s", "kind": "integer"},
+                {"name": "c", "kind": "categorical", "allowed_values": ["a", "b"]},
+                {"name": "b", "kind": "boolean", "allowed_values": ["no", "yes"]}, {"name": "d", "kind": "datetime"},
+                {"name": "z", "kind": "categorical", "allowed_values": ["1", "2"]}]
+    chunk = pa.record_batch({
+        "n": pa.array([1.5, None, float("inf"), -2.0]), "i": pa.array([1, 2, None, 4]),
+        "s": pa.array([" 3.0", "NA", "", "-"]), "c": pa.array(["a ", "b", "x", None]),
+        "b": pa.array(["yes", "no", "n/a", "yes"]),
+        "d": pa.array([pd.Timestamp("2020-01-01 10:00"), None, pd.Timestamp("2021-05-06"),
+                       pd.Timestamp("1999-12-31")], pa.timestamp("us")),
+        "z": pa.array([1, 2, 3, None]), "extra": pa.array(["=x", "y", "z", "w"])})
+    fast, warnings = chunk_frame(chunk, features, 0)
+    expected = check_rows(_python_rows(chunk), features, max_rows=10)
+    pd.testing.assert_frame_equal(fast, expected.frame)
+    assert warnings == [w for w in expected.warnings if not w.startswith("Ignored keys")]
+
+    bad = chunk.set_column(2, "s", pa.array(["1", "2", "two", "4"]))
+    with pytest.raises(InvalidInput) as refused:
+        chunk_frame(bad, features, 1000)
+    assert list(refused.value.errors["rows"]) == ["1002"] and "s" in refused.value.errors["rows"]["1002"]

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import io
 import os
+import queue
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from flask import current_app
 from sqlalchemy import event, select
@@ -62,52 +65,62 @@ class _Slow(Exception):
     """A column the vectorised path does not handle: check the chunk row by row."""
 
 
-def _fast_column(column: pa.Array, feature: dict, unseen: dict) -> pd.Series:
-    """One input column as check_rows would give it, vectorised for the usual Arrow types."""
+MISSING_VALUES = pa.array(sorted(MISSING), pa.string())
+
+
+def _clean_text(column: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Trimmed strings with the missing markers as nulls, and the mask of missing cells."""
+    if pa.types.is_large_string(column.type):
+        column = column.cast(pa.string())
+    trimmed = pc.utf8_trim_whitespace(column)
+    missing = pc.or_(pc.is_null(column), pc.fill_null(pc.is_in(pc.utf8_lower(trimmed), value_set=MISSING_VALUES),
+                                                       True))
+    return pc.if_else(missing, pa.scalar(None, pa.string()), trimmed), \
+        missing.to_numpy(zero_copy_only=False)
+
+
+def _fast_column(column: pa.Array, feature: dict, unseen: dict) -> np.ndarray | pd.Series:
+    """One input column as check_rows would give it, vectorised (Arrow kernels) for the usual types."""
     kind, typ = feature["kind"], column.type
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     if kind in NUMERIC:
         if pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_null(typ) \
                 or pa.types.is_decimal(typ):
-            values = pd.Series(column.to_numpy(zero_copy_only=False), dtype="float64")
-            return values.where(np.isfinite(values), np.nan)
-        if pa.types.is_string(typ) or pa.types.is_large_string(typ):
-            text = pd.Series(column.to_pylist(), dtype="object")
-            stripped = text.str.strip()
-            missing = text.isna() | stripped.str.lower().isin(MISSING)
-            if stripped[~missing].str.contains("_", regex=False).any():
-                raise _Slow()
-            numbers = pd.to_numeric(stripped.where(~missing, None), errors="coerce")
-            if (numbers.isna() & ~missing).any():
-                raise _Slow()  # a value that is not a number: check_rows names the row
-            numbers = numbers.astype("float64")
-            return numbers.where(np.isfinite(numbers), np.nan)
-        raise _Slow()
+            values = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        elif pa.types.is_string(typ) or pa.types.is_large_string(typ):
+            cells, _ = _clean_text(column)
+            try:  # a value that is not a number: check_rows names the row
+                values = cells.cast(pa.float64()).to_numpy(zero_copy_only=False)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                raise _Slow() from exc
+        else:
+            raise _Slow()
+        values = np.array(values, dtype="float64")
+        values[~np.isfinite(values)] = np.nan
+        return values
     if kind == "datetime":
         if pa.types.is_timestamp(typ):
-            try:  # naive UTC in nanoseconds, as check_rows gives it (a tz-aware stamp is UTC inside)
-                return pd.Series(column.cast(pa.timestamp("ns")).to_pandas())
-            except (pa.ArrowInvalid, OverflowError) as exc:
+            if typ.tz is not None:  # naive UTC, as check_rows gives it (a tz-aware stamp is UTC inside)
+                column = column.cast(pa.timestamp(typ.unit))
+            try:
+                return pd.Series(column.to_pandas())
+            except (pa.ArrowInvalid, OverflowError, ValueError) as exc:
                 raise _Slow() from exc
         raise _Slow()
-    if pa.types.is_string(typ) or pa.types.is_large_string(typ):
-        text = pd.Series(column.to_pylist(), dtype="object")
-        stripped = text.str.strip()
-        missing = text.isna() | stripped.str.lower().isin(MISSING)
-        cells = stripped.where(~missing, np.nan).astype("object")
-    elif pa.types.is_integer(typ):
-        cells = pd.Series([None if v is None else str(v) for v in column.to_pylist()], dtype="object")
-        cells = cells.where(cells.notna(), np.nan)
-    else:
+    if pa.types.is_integer(typ):
+        column = column.cast(pa.string())
+    elif not (pa.types.is_string(typ) or pa.types.is_large_string(typ)):
         raise _Slow()
+    cells, missing = _clean_text(column)
     allowed = feature.get("allowed_values")
     if allowed is not None:
-        seen = set(pd.unique(cells.dropna()))
-        new = seen - set(allowed)
+        new = set(pc.unique(cells).to_pylist()) - set(allowed) - {None}
         if new:
             unseen.setdefault(feature["name"], set()).update(new)
-    return cells
+    values = cells.to_numpy(zero_copy_only=False)
+    values[missing] = np.nan
+    return pd.Series(values, dtype="object")  # as check_rows gives it (not pandas' inferred str)
 
 
 def chunk_frame(batch: pa.RecordBatch | pa.Table, features: list[dict], offset: int) -> tuple[pd.DataFrame, list[str]]:
@@ -117,7 +130,7 @@ def chunk_frame(batch: pa.RecordBatch | pa.Table, features: list[dict], offset: 
     try:
         data = {f["name"]: _fast_column(batch.column(f["name"]), f, unseen) for f in features}
     except _Slow:
-        rows = batch.select(names).to_pylist()
+        rows = _python_rows(batch.select(names))
         try:
             checked = check_rows(rows, features, max_rows=max(1, len(rows)))
         except InvalidInput as exc:
@@ -126,6 +139,18 @@ def chunk_frame(batch: pa.RecordBatch | pa.Table, features: list[dict], offset: 
     warnings = [f"{name}: {', '.join(sorted(map(str, values))[:5])} not seen in training; "
                 "predicted as an unknown value." for name, values in unseen.items()]
     return pd.DataFrame(data, columns=names), warnings
+
+
+def _python_rows(batch) -> list[dict]:
+    """Rows as the JSON API would get them: dates and times as ISO 8601 strings."""
+    rows = batch.to_pylist()
+    temporal = [f.name for f in batch.schema if pa.types.is_temporal(f.type)]
+    for row in rows if temporal else []:
+        for name in temporal:
+            value = row[name]
+            if value is not None and hasattr(value, "isoformat"):
+                row[name] = value.isoformat()
+    return rows
 
 
 def _shift_rows(errors: dict, offset: int) -> dict:
@@ -145,7 +170,7 @@ class Scored:
     warnings: list[str] = field(default_factory=list)
 
 
-def output_names(model: TrainedModel, input_names: list[str], explain_rows: bool) -> tuple[list[str], list[str]]:
+def output_names(model, input_names: list[str], explain_rows: bool) -> tuple[list[str], list[str]]:
     """(input columns kept, output header): inputs, prediction, probability_<class>..., reasons."""
     added = ["prediction"]
     if model.task == "classification":
@@ -156,77 +181,165 @@ def output_names(model: TrainedModel, input_names: list[str], explain_rows: bool
     return kept, kept + added
 
 
-def _predict(pipeline, frame: pd.DataFrame, model: TrainedModel) -> tuple[list, dict[str, np.ndarray]]:
+@dataclass(frozen=True)
+class Spec:
+    """What scoring needs of a model, as plain values (a worker thread never touches the ORM row)."""
+
+    task: str
+    classes: list | None
+    features: list[dict]
+    kept: list[str]
+    header: list[str]
+    explain_rows: bool
+    background: pd.DataFrame | None
+
+
+def make_spec(model: TrainedModel, input_names: list[str], explain_rows: bool) -> Spec:
+    kept, header = output_names(model, input_names, explain_rows)
+    return Spec(model.task, list(model.classes) if model.classes else None, list(model.features), kept, header,
+                explain_rows, service.background_frame(model) if explain_rows else None)
+
+
+def _predict(pipeline, frame: pd.DataFrame, spec: Spec) -> tuple[list, dict[str, np.ndarray]]:
     """Labels (as written in the training file) or numbers, and the probability of each class."""
-    if model.task != "classification":
+    if spec.task != "classification":
         return [float(v) for v in pipeline.predict(frame)], {}
     proba = pipeline.predict_proba(frame)
     order = [c.item() if isinstance(c, np.generic) else c for c in pipeline.classes_]
     labels = [order[i] for i in np.argmax(proba, axis=1)]
     index = {c: i for i, c in enumerate(order)}
-    wanted = model.classes or order
+    wanted = spec.classes or order
     columns = {str(c): proba[:, index[c]] if c in index else np.zeros(len(frame)) for c in wanted}
     return labels, columns
 
 
-def score_batches(model: TrainedModel, pipeline, batches, *, explain_rows: bool, kept: list[str],
-                  on_chunk: Callable[[int, list, pd.DataFrame, list, dict], None] | None = None,
-                  state: Scored | None = None) -> Iterator[pa.RecordBatch]:
-    """Output record batches for input batches: kept input columns, prediction and the rest."""
-    features = model.features
-    background = service.background_frame(model) if explain_rows else None
-    state = state if state is not None else Scored()
-    for batch in batches:
-        if batch.num_rows == 0:
-            continue
-        frame, warnings = chunk_frame(batch, features, state.n_rows)
-        for w in warnings:
-            if w not in state.warnings and len(state.warnings) < MAX_WARNINGS:
-                state.warnings.append(w)
-        labels, probabilities = _predict(pipeline, frame, model)
-        arrays = [batch.column(n) for n in kept]
-        arrays.append(pa.array([str(p) for p in labels] if model.task == "classification" else labels))
-        if model.task == "classification":
-            arrays += [pa.array(probabilities[str(c)], pa.float64()) for c in model.classes or []]
-        if explain_rows:
-            reasons = explain(pipeline, frame, background, model.task, labels)
-            arrays.append(pa.array(["; ".join(r["text"] for r in rs) for rs in reasons], pa.string()))
-        if on_chunk is not None:
-            on_chunk(state.n_rows, labels, frame, batch, probabilities)
-        state.n_rows += batch.num_rows
-        yield pa.RecordBatch.from_arrays(arrays, names=output_names(model, kept, explain_rows)[1])
+def _seconds_text(column: pa.Array) -> pa.Array:
+    """Whole-second timestamps as export.py writes them (%Y-%m-%dT%H:%M:%S), without Arrow's slow strftime."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if not pa.types.is_timestamp(column.type) or column.type.tz is not None:
+        return column
+    stamps = column.to_numpy(zero_copy_only=False)
+    whole = stamps.astype("datetime64[s]")
+    valid = ~np.isnat(stamps)
+    if (whole[valid] != stamps[valid]).any():
+        return column  # fractions of a second: export.py's own formatting
+    return pa.array(np.datetime_as_string(whole), pa.string(), mask=~valid)
 
 
-def _sample_logger(model: TrainedModel):
+@dataclass
+class Chunk:
+    """One scored chunk: its output batch and what the caller logs of it."""
+
+    offset: int
+    batch: pa.RecordBatch
+    labels: list
+    probabilities: dict
+    output: pa.RecordBatch
+    warnings: list[str]
+
+
+def score_chunk(spec: Spec, pipeline, batch: pa.RecordBatch, offset: int) -> Chunk:
+    """The output batch of one input batch: kept input columns, prediction and the rest."""
+    frame, warnings = chunk_frame(batch, spec.features, offset)
+    labels, probabilities = _predict(pipeline, frame, spec)
+    arrays = [_seconds_text(batch.column(n)) for n in spec.kept]
+    arrays.append(pa.array([str(p) for p in labels] if spec.task == "classification" else labels))
+    if spec.task == "classification":
+        arrays += [pa.array(probabilities[str(c)], pa.float64()) for c in spec.classes or []]
+    if spec.explain_rows:
+        reasons = explain(pipeline, frame, spec.background, spec.task, labels)
+        arrays.append(pa.array(["; ".join(r["text"] for r in rs) for rs in reasons], pa.string()))
+    return Chunk(offset, batch, labels, probabilities, pa.RecordBatch.from_arrays(arrays, names=spec.header),
+                 warnings)
+
+
+_END = object()
+
+
+def scored_chunks(spec: Spec, pipeline, batches) -> Iterator[Chunk]:
+    """Chunks scored one ahead in a worker thread, so predicting the next overlaps writing this one.
+
+    At most two chunks are held at once, whatever the input's size. A failure in the worker is
+    raised here; a consumer that stops early stops the worker.
+    """
+    handoff: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        offset = 0
+        try:
+            for batch in batches:
+                if batch.num_rows == 0:
+                    continue
+                if not put(score_chunk(spec, pipeline, batch, offset)):
+                    return
+                offset += batch.num_rows
+        except BaseException as exc:  # raised again in the consumer
+            put(exc)
+            return
+        put(_END)
+
+    worker = threading.Thread(target=work, name="batch-scoring", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = handoff.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=30)
+
+
+def _sample_logger(model: TrainedModel, spec: Spec):
     """Log the first rows scored (the sample for drift has a daily cap anyway)."""
     cap = int(current_app.config.get("PREDICTION_SAMPLE_MAX_PER_DAY", 10_000))
+    names = [f["name"] for f in spec.features]
 
-    def log_first(offset: int, labels: list, _frame, batch, probabilities: dict) -> None:
-        if offset or cap <= 0:
+    def log_first(chunk: Chunk) -> None:
+        if chunk.offset or cap <= 0:
             return
-        n = min(len(labels), cap)
-        rows = batch.slice(0, n).select([f["name"] for f in model.features]).to_pylist()
-        probs = ([{c: float(v[i]) for c, v in probabilities.items()} for i in range(n)]
-                 if probabilities else None)
-        service.log_predictions(model, rows, labels[:n], probs)
+        n = min(len(chunk.labels), cap)
+        rows = chunk.batch.slice(0, n).select(names).to_pylist()
+        probs = ([{c: float(v[i]) for c, v in chunk.probabilities.items()} for i in range(n)]
+                 if chunk.probabilities else None)
+        service.log_predictions(model, rows, chunk.labels[:n], probs)
 
     return log_first
 
 
 def write_scored(model: TrainedModel, pipeline, batches, out, *, input_names: list[str], explain_rows: bool,
-                 on_chunk=None) -> tuple[int, int, list[str]]:
+                 on_chunk: Callable[[int], None] | None = None) -> tuple[int, int, list[str]]:
     """Score `batches` into `out` as formula-safe CSV; (rows, cells escaped, warnings)."""
-    kept, header = output_names(model, input_names, explain_rows)
+    spec = make_spec(model, input_names, explain_rows)
+    log_first = _sample_logger(model, spec)
     state = Scored()
-    log_first = _sample_logger(model)
 
-    def chunk_done(offset, labels, frame, batch, probabilities):
-        log_first(offset, labels, frame, batch, probabilities)
-        if on_chunk is not None:
-            on_chunk(offset + batch.num_rows)
+    def outputs() -> Iterator[pa.RecordBatch]:
+        for chunk in scored_chunks(spec, pipeline, batches):
+            log_first(chunk)  # in this thread: the database session is this thread's
+            for w in chunk.warnings:
+                if w not in state.warnings and len(state.warnings) < MAX_WARNINGS:
+                    state.warnings.append(w)
+            state.n_rows += chunk.batch.num_rows
+            if on_chunk is not None:
+                on_chunk(state.n_rows)
+            yield chunk.output
 
-    escaped = write_csv(header, score_batches(model, pipeline, batches, explain_rows=explain_rows, kept=kept,
-                                              on_chunk=chunk_done, state=state), out)
+    escaped = write_csv(spec.header, outputs(), out)
     return state.n_rows, escaped, state.warnings
 
 
