@@ -16,7 +16,7 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from app.blueprints.datasets import service as datasets
@@ -37,7 +37,7 @@ WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta
            "30d": timedelta(days=30)}
 DEFAULT_WINDOW = "7d"
 REFERENCE_ROWS = 20_000
-RECENT_ROWS = 20_000  # the newest sampled rows of the window that are compared
+RECENT_ROWS = 10_000  # sampled rows of the window compared (a seeded sample when it holds more)
 MAX_ACTUALS = 10_000
 LIVE_ROWS = 100_000
 
@@ -107,12 +107,19 @@ def _recent_frame(model: TrainedModel, inputs: list[dict]) -> pd.DataFrame:
 
 
 def _window_inputs(model: TrainedModel, window: str) -> tuple[int, list[dict]]:
+    """How many rows the window holds, and the inputs of at most RECENT_ROWS of them spread over it."""
     since = utcnow() - WINDOWS[window]
-    where = (PredictionLog.model_id == model.id, PredictionLog.created_at >= since)
-    n = db.session.scalar(select(func.count(PredictionLog.id)).where(*where)) or 0
-    inputs = list(db.session.scalars(select(PredictionLog.inputs).where(*where)
-                                     .order_by(PredictionLog.created_at.desc()).limit(RECENT_ROWS)))
-    return n, inputs
+    ids = list(db.session.scalars(select(PredictionLog.id).where(
+        PredictionLog.model_id == model.id, PredictionLog.created_at >= since)))
+    if len(ids) < drift.MIN_SAMPLES:
+        return len(ids), []
+    chosen = ids if len(ids) <= RECENT_ROWS else \
+        np.random.default_rng(0).choice(np.asarray(ids), RECENT_ROWS, replace=False).tolist()
+    inputs = []
+    for start in range(0, len(chosen), 1000):
+        inputs += db.session.scalars(select(PredictionLog.inputs).where(
+            PredictionLog.id.in_(chosen[start:start + 1000])))
+    return len(ids), inputs
 
 
 def compute(model: TrainedModel, window: str) -> drift.DriftReport:
