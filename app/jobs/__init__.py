@@ -1,4 +1,4 @@
-"""Long work as jobs: one interface over the backends (`local` child processes; Celery later).
+"""Long work as jobs: one interface over the backends (`local` child processes, `celery` workers).
 
 The web layer calls the functions below; a kind of work registers its function
 with `@job_function("training") def run(job_id, ctx) -> dict | None`. The job row
