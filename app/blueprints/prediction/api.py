@@ -22,6 +22,10 @@ api_bp = api_blueprint("prediction_api", __name__, description="Predictions")
 TRUE_WORDS = ("1", "true", "yes", "on")
 
 
+def csv_doc(description: str) -> dict:
+    return {"200": {"description": description, "content": {"text/csv": {"schema": {"type": "string"}}}}}
+
+
 @api_bp.route("/models/<int:model_id>/predict")
 class Predict(MethodView):
     @api_bp.arguments(PredictRequestSchema)
@@ -69,9 +73,9 @@ class BatchPredictions(MethodView):
         "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
             "file": {"type": "string", "format": "binary"}, "explain": {"type": "boolean"}}}},
         "application/json": {"schema": BatchRequestSchema}}})
-    @api_bp.response(200, content_type="text/csv",
-                     description="Up to BATCH_SYNC_ROWS rows: the rows with prediction, probability_<class> "
-                                 "and (with explain) reasons columns.")
+    @api_bp.doc(responses=csv_doc("Up to BATCH_SYNC_ROWS rows: the rows with prediction, probability_<class> "
+                                  "and (with explain) reasons columns, formula-safe."))
+    @api_bp.response(200, content_type="text/csv")
     @api_bp.alt_response(202, schema=BatchJobSchema, description="Above BATCH_SYNC_ROWS rows: a batch job.")
     @api_bp.alt_response(422, description="Missing feature columns (listed), a wrong value, or no rows.")
     def post(self, model_id):
@@ -93,6 +97,7 @@ class BatchJob(MethodView):
 
 @api_bp.route("/batch-jobs/<int:job_id>/download")
 class BatchJobDownload(MethodView):
+    @api_bp.doc(responses=csv_doc("The scored rows, formula-safe."))
     @api_bp.response(200, content_type="text/csv")
     @api_bp.alt_response(409, description="The job has not succeeded (yet).")
     def get(self, job_id):
