@@ -124,11 +124,12 @@ class StatsBuffer:
     def due(self, interval: float) -> bool:
         return time.monotonic() - self.last_flush >= interval
 
-    def flush(self, retention_days: float | None = None) -> int:
+    def flush(self, retention_days: float | None = None, wait: float = 0) -> int:
         """Write every changed cell (needs an app context); returns how many were written."""
         self._check_fork()
-        if not self.flush_lock.acquire(blocking=False):
-            return 0  # another thread is writing
+        acquired = self.flush_lock.acquire(timeout=wait) if wait else self.flush_lock.acquire(blocking=False)
+        if not acquired:
+            return 0  # another thread is writing (`wait`: seconds to wait for it)
         try:
             self.last_flush = time.monotonic()
             written = self._write(RequestStat, self.requests, _request_values)
@@ -210,10 +211,10 @@ def stats_buffer(app: Flask | None = None) -> StatsBuffer:
     return (app or current_app).extensions["request_stats"]
 
 
-def flush(app: Flask | None = None) -> int:
+def flush(app: Flask | None = None, wait: float = 0) -> int:
     """Write this process's changed cells now (the thread, the exit hook, tests; never a request)."""
     app = app or current_app
-    return stats_buffer(app).flush(app.config.get("REQUEST_STATS_RETENTION_DAYS", 7))
+    return stats_buffer(app).flush(app.config.get("REQUEST_STATS_RETENTION_DAYS", 7), wait=wait)
 
 
 def record_prediction(model_id: int, n_rows: int, seconds: float) -> None:
@@ -321,7 +322,7 @@ def init_request_stats(app: Flask) -> None:
         if current is not None:
             try:
                 with current.app_context():
-                    flush(current)
+                    flush(current, wait=30)  # after the thread, if it is writing
             except Exception:
                 log.warning("could not write request statistics at exit", exc_info=True)
 
