@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from app import create_app
+
+
+@pytest.fixture(autouse=True)
+def one_minute(monkeypatch):
+    """Every request of a test falls in one minute (a test crossing a minute would write two rows)."""
+    from app.blueprints.monitoring import request_stats
+
+    now = request_stats.epoch_minute()
+    monkeypatch.setattr(request_stats, "epoch_minute", lambda moment=None: now)
 
 
 def rows_and_total(app):
