@@ -8,6 +8,7 @@ Models are loaded with our own allow-list of types, never the list stored in the
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import itertools
 import os
@@ -189,6 +190,14 @@ class MlflowTracker:
                         model, name="model", serialization_format="skops",
                         skops_trusted_types=sorted(TRUSTED_TYPES), signature=signature,
                         input_example=example, pip_requirements=self._requirements)
+            except OSError as exc:
+                if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                    from app.ml.errors import ServiceError
+
+                    raise ServiceError("The server is out of storage space, so the model was not saved. "
+                                       "Try again later or ask the administrator to free space.",
+                                       status=507) from exc
+                raise
             finally:
                 mlflow.set_tracking_uri(previous)
         return run_id, info.model_uri

@@ -31,6 +31,7 @@ ADMIN_EMAIL = "admin-w2x@example.com"
 SECRET_DATASET_NAME = "ownersecret-penguins-zq7"
 SECRET_TOKEN_NAME = "ownersecret-token-zq7"
 SECRETS = (SECRET_DATASET_NAME, SECRET_TOKEN_NAME, OWNER_EMAIL)
+CSV_SMALL = b"a,b\n1,2\n3,4\n5,6\n"
 
 
 class Browser:

@@ -105,18 +105,27 @@ def profile(dataset: Dataset, version: int | None = None) -> dict:
 
 def _write_json(path: Path, data) -> None:
     tmp = path.with_suffix(".tmp")
-    with open(tmp, "w") as fh:
-        json.dump(data, fh, default=str)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w") as fh:
+            json.dump(data, fh, default=str)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        storage.remove_file(tmp)  # a full disk leaves no half-written file behind
+        raise
 
 
 # --- creating versions --------------------------------------------------------------
 
-def _ingest_into(folder: Path, source: Path, version: int, overrides: dict | None) -> tuple[Path, IngestResult]:
+def _ingest_into(folder: Path, source: Path, version: int, overrides: dict | None,
+                 profile: bool = False) -> tuple[Path, IngestResult]:
+    """Ingest into v<version>.parquet; with `profile`, its profile cache is written too."""
     dest = folder / f"v{version}.parquet"
-    result = ingest_file(source, dest, overrides=overrides or None, max_bytes=_max_bytes())
+    result = ingest_file(source, dest, overrides=overrides or None, max_bytes=_max_bytes(),
+                         profile=profile)
+    if result.profile is not None:
+        _write_json(dest.with_suffix(".profile.json"), result.profile)
     return dest, result
 
 
@@ -147,14 +156,14 @@ def create_dataset(user: User, upload: Path, filename: str | None, name: str | N
     try:
         source = folder / "source.upload"
         os.replace(upload, source)
-        dest, result = _ingest_into(folder, source, 1, overrides)
+        # profiled during the ingest (from the table in memory): the profile page opens at once
+        dest, result = _ingest_into(folder, source, 1, overrides, profile=True)
         dataset = Dataset(user_id=user.id, name=clean_name(name, label_from_filename(filename)),
                           source_filename=clean_name(filename, "")[:300], source_path=storage.relative(source),
                           source_bytes=source.stat().st_size, current_version=1)
         db.session.add(dataset)
         _version_row(dataset, 1, dest, result, {"op": "upload", "params": overrides or {}})
         db.session.flush()
-        profile(dataset)  # ready with the dataset: the profile page opens at once
     except BaseException:
         db.session.rollback()
         storage.remove_tree(storage.relative(folder))
@@ -277,9 +286,13 @@ def export(dataset: Dataset, version: int | None, fmt: str) -> tuple[Path, int]:
     folder.mkdir(parents=True, exist_ok=True)
     out = folder / f"down-{os.urandom(8).hex()}.{fmt}"
     escaped = 0
-    with open(out, "wb") as fh:
-        if fmt == "csv":
-            escaped = export_csv(path, fh)
-        else:
-            export_parquet(path, fh)
+    try:
+        with open(out, "wb") as fh:
+            if fmt == "csv":
+                escaped = export_csv(path, fh)
+            else:
+                export_parquet(path, fh)
+    except BaseException:
+        storage.remove_file(out)  # a full disk leaves no half-written download behind
+        raise
     return out, escaped
