@@ -63,6 +63,10 @@ class Config:
         self.BATCH_SYNC_ROWS = env_int("BATCH_SYNC_ROWS", 50_000)  # batch predictions above: a job
         self.USER_QUOTA_MB = env_int("USER_QUOTA_MB", 0)  # per-user storage (data + models); 0 = unlimited
         self.PREDICTION_RETENTION_DAYS = env_int("PREDICTION_RETENTION_DAYS", 30)
+        self.PREDICT_MAX_ROWS = env_int("PREDICT_MAX_ROWS", 10_000)  # rows per JSON prediction call
+        self.PREDICTION_SAMPLE_RATE = float(env("PREDICTION_SAMPLE_RATE") or 1.0)  # kept for drift
+        self.PREDICTION_SAMPLE_MAX_PER_DAY = env_int("PREDICTION_SAMPLE_MAX_PER_DAY", 10_000)
+        self.MODEL_CACHE_SIZE = env_int("MODEL_CACHE_SIZE", 16)  # loaded models kept per process
         self.REGISTRATION_OPEN = env_bool("REGISTRATION_OPEN", True)
         self.JOB_BACKEND = env("JOB_BACKEND", "local")
         self.CELERY_BROKER_URL = env("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
