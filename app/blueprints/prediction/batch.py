@@ -11,19 +11,14 @@ from __future__ import annotations
 
 import io
 import os
-import queue
 import shutil
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from flask import current_app
 from sqlalchemy import event, select
@@ -32,13 +27,13 @@ from sqlalchemy.orm import Session
 from app import jobs, storage
 from app.blueprints.datasets import service as datasets
 from app.blueprints.prediction import service
+from app.blueprints.prediction.chunks import Chunk, Spec, output_names, scored_chunks
 from app.blueprints.training import service as training
 from app.errors import Conflict, DomainError, NotFound
 from app.extensions import db
 from app.jobs import job_function
-from app.ml.explain import explain
 from app.ml.export import write_csv
-from app.ml.serving import MISSING, NUMERIC, InvalidInput, check_rows
+from app.ml.serving import InvalidInput
 from app.models import Dataset, Job, TrainedModel, User
 from app.models.job import SUCCEEDED
 
@@ -48,7 +43,6 @@ INPUT = "input.parquet"
 OUTPUT = "predictions.csv"
 CHUNK_ROWS = 50_000  # rows scored at once: bounds the memory of a job whatever the file's size
 MAX_WARNINGS = 50
-OUTPUT_NAMES = ("prediction", "reasons")
 
 
 def sync_rows() -> int:
@@ -59,249 +53,20 @@ def chunk_rows() -> int:
     return int(current_app.config.get("BATCH_CHUNK_ROWS", CHUNK_ROWS))
 
 
-# --- turning a chunk of the input into the model's frame ------------------------------
-
-class _Slow(Exception):
-    """A column the vectorised path does not handle: check the chunk row by row."""
-
-
-MISSING_VALUES = pa.array(sorted(MISSING), pa.string())
-
-
-def _clean_text(column: pa.Array) -> tuple[pa.Array, np.ndarray]:
-    """Trimmed strings with the missing markers as nulls, and the mask of missing cells."""
-    if pa.types.is_large_string(column.type):
-        column = column.cast(pa.string())
-    trimmed = pc.utf8_trim_whitespace(column)
-    missing = pc.or_(pc.is_null(column), pc.fill_null(pc.is_in(pc.utf8_lower(trimmed), value_set=MISSING_VALUES),
-                                                       True))
-    return pc.if_else(missing, pa.scalar(None, pa.string()), trimmed), \
-        missing.to_numpy(zero_copy_only=False)
-
-
-def _fast_column(column: pa.Array, feature: dict, unseen: dict) -> np.ndarray | pd.Series:
-    """One input column as check_rows would give it, vectorised (Arrow kernels) for the usual types."""
-    kind, typ = feature["kind"], column.type
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
-    if kind in NUMERIC:
-        if pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_null(typ) \
-                or pa.types.is_decimal(typ):
-            values = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
-        elif pa.types.is_string(typ) or pa.types.is_large_string(typ):
-            cells, _ = _clean_text(column)
-            try:  # a value that is not a number: check_rows names the row
-                values = cells.cast(pa.float64()).to_numpy(zero_copy_only=False)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-                raise _Slow() from exc
-        else:
-            raise _Slow()
-        values = np.array(values, dtype="float64")
-        values[~np.isfinite(values)] = np.nan
-        return values
-    if kind == "datetime":
-        if pa.types.is_timestamp(typ):
-            if typ.tz is not None:  # naive UTC, as check_rows gives it (a tz-aware stamp is UTC inside)
-                column = column.cast(pa.timestamp(typ.unit))
-            try:
-                return pd.Series(column.to_pandas())
-            except (pa.ArrowInvalid, OverflowError, ValueError) as exc:
-                raise _Slow() from exc
-        raise _Slow()
-    if pa.types.is_integer(typ):
-        column = column.cast(pa.string())
-    elif not (pa.types.is_string(typ) or pa.types.is_large_string(typ)):
-        raise _Slow()
-    cells, missing = _clean_text(column)
-    allowed = feature.get("allowed_values")
-    if allowed is not None:
-        new = set(pc.unique(cells).to_pylist()) - set(allowed) - {None}
-        if new:
-            unseen.setdefault(feature["name"], set()).update(new)
-    values = cells.to_numpy(zero_copy_only=False)
-    values[missing] = np.nan
-    return pd.Series(values, dtype="object")  # as check_rows gives it (not pandas' inferred str)
-
-
-def chunk_frame(batch: pa.RecordBatch | pa.Table, features: list[dict], offset: int) -> tuple[pd.DataFrame, list[str]]:
-    """The model's input frame of a chunk and its warnings; InvalidInput names rows from `offset`."""
-    names = [f["name"] for f in features]
-    unseen: dict[str, set] = {}
-    try:
-        data = {f["name"]: _fast_column(batch.column(f["name"]), f, unseen) for f in features}
-    except _Slow:
-        rows = _python_rows(batch.select(names))
-        try:
-            checked = check_rows(rows, features, max_rows=max(1, len(rows)))
-        except InvalidInput as exc:
-            raise InvalidInput(exc.message, _shift_rows(exc.errors, offset), status=exc.status) from exc
-        return checked.frame, checked.warnings
-    warnings = [f"{name}: {', '.join(sorted(map(str, values))[:5])} not seen in training; "
-                "predicted as an unknown value." for name, values in unseen.items()]
-    return pd.DataFrame(data, columns=names), warnings
-
-
-def _python_rows(batch) -> list[dict]:
-    """Rows as the JSON API would get them: dates and times as ISO 8601 strings."""
-    rows = batch.to_pylist()
-    temporal = [f.name for f in batch.schema if pa.types.is_temporal(f.type)]
-    for row in rows if temporal else []:
-        for name in temporal:
-            value = row[name]
-            if value is not None and hasattr(value, "isoformat"):
-                row[name] = value.isoformat()
-    return rows
-
-
-def _shift_rows(errors: dict, offset: int) -> dict:
-    rows = errors.get("rows")
-    if not offset or not isinstance(rows, dict):
-        return errors
-    return {**errors, "rows": {str(int(k) + offset) if str(k).isdigit() else k: v for k, v in rows.items()}}
-
-
-# --- scoring ------------------------------------------------------------------------
+# --- scoring into a file -----------------------------------------------------------------
 
 @dataclass
 class Scored:
-    """What scoring a chunk gave: the output batch, and what to log and warn about."""
+    """What the scoring of a file has given so far: rows scored and warnings."""
 
     n_rows: int = 0
     warnings: list[str] = field(default_factory=list)
-
-
-def output_names(model, input_names: list[str], explain_rows: bool) -> tuple[list[str], list[str]]:
-    """(input columns kept, output header): inputs, prediction, probability_<class>..., reasons."""
-    added = ["prediction"]
-    if model.task == "classification":
-        added += [f"probability_{c}" for c in model.classes or []]
-    if explain_rows:
-        added.append("reasons")
-    kept = [n for n in input_names if n not in added]  # an earlier output scored again
-    return kept, kept + added
-
-
-@dataclass(frozen=True)
-class Spec:
-    """What scoring needs of a model, as plain values (a worker thread never touches the ORM row)."""
-
-    task: str
-    classes: list | None
-    features: list[dict]
-    kept: list[str]
-    header: list[str]
-    explain_rows: bool
-    background: pd.DataFrame | None
 
 
 def make_spec(model: TrainedModel, input_names: list[str], explain_rows: bool) -> Spec:
     kept, header = output_names(model, input_names, explain_rows)
     return Spec(model.task, list(model.classes) if model.classes else None, list(model.features), kept, header,
                 explain_rows, service.background_frame(model) if explain_rows else None)
-
-
-def _predict(pipeline, frame: pd.DataFrame, spec: Spec) -> tuple[list, dict[str, np.ndarray]]:
-    """Labels (as written in the training file) or numbers, and the probability of each class."""
-    if spec.task != "classification":
-        return [float(v) for v in pipeline.predict(frame)], {}
-    proba = pipeline.predict_proba(frame)
-    order = [c.item() if isinstance(c, np.generic) else c for c in pipeline.classes_]
-    labels = [order[i] for i in np.argmax(proba, axis=1)]
-    index = {c: i for i, c in enumerate(order)}
-    wanted = spec.classes or order
-    columns = {str(c): proba[:, index[c]] if c in index else np.zeros(len(frame)) for c in wanted}
-    return labels, columns
-
-
-def _seconds_text(column: pa.Array) -> pa.Array:
-    """Whole-second timestamps as export.py writes them (%Y-%m-%dT%H:%M:%S), without Arrow's slow strftime."""
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
-    if not pa.types.is_timestamp(column.type) or column.type.tz is not None:
-        return column
-    stamps = column.to_numpy(zero_copy_only=False)
-    whole = stamps.astype("datetime64[s]")
-    valid = ~np.isnat(stamps)
-    if (whole[valid] != stamps[valid]).any():
-        return column  # fractions of a second: export.py's own formatting
-    return pa.array(np.datetime_as_string(whole), pa.string(), mask=~valid)
-
-
-@dataclass
-class Chunk:
-    """One scored chunk: its output batch and what the caller logs of it."""
-
-    offset: int
-    batch: pa.RecordBatch
-    labels: list
-    probabilities: dict
-    output: pa.RecordBatch
-    warnings: list[str]
-
-
-def score_chunk(spec: Spec, pipeline, batch: pa.RecordBatch, offset: int) -> Chunk:
-    """The output batch of one input batch: kept input columns, prediction and the rest."""
-    frame, warnings = chunk_frame(batch, spec.features, offset)
-    labels, probabilities = _predict(pipeline, frame, spec)
-    arrays = [_seconds_text(batch.column(n)) for n in spec.kept]
-    arrays.append(pa.array([str(p) for p in labels] if spec.task == "classification" else labels))
-    if spec.task == "classification":
-        arrays += [pa.array(probabilities[str(c)], pa.float64()) for c in spec.classes or []]
-    if spec.explain_rows:
-        reasons = explain(pipeline, frame, spec.background, spec.task, labels)
-        arrays.append(pa.array(["; ".join(r["text"] for r in rs) for rs in reasons], pa.string()))
-    return Chunk(offset, batch, labels, probabilities, pa.RecordBatch.from_arrays(arrays, names=spec.header),
-                 warnings)
-
-
-_END = object()
-
-
-def scored_chunks(spec: Spec, pipeline, batches) -> Iterator[Chunk]:
-    """Chunks scored one ahead in a worker thread, so predicting the next overlaps writing this one.
-
-    At most two chunks are held at once, whatever the input's size. A failure in the worker is
-    raised here; a consumer that stops early stops the worker.
-    """
-    handoff: queue.Queue = queue.Queue(maxsize=1)
-    stop = threading.Event()
-
-    def put(item) -> bool:
-        while not stop.is_set():
-            try:
-                handoff.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def work() -> None:
-        offset = 0
-        try:
-            for batch in batches:
-                if batch.num_rows == 0:
-                    continue
-                if not put(score_chunk(spec, pipeline, batch, offset)):
-                    return
-                offset += batch.num_rows
-        except BaseException as exc:  # raised again in the consumer
-            put(exc)
-            return
-        put(_END)
-
-    worker = threading.Thread(target=work, name="batch-scoring", daemon=True)
-    worker.start()
-    try:
-        while True:
-            item = handoff.get()
-            if item is _END:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        worker.join(timeout=30)
 
 
 def _sample_logger(model: TrainedModel, spec: Spec):
@@ -590,11 +355,6 @@ def output_path(user: User, job_id: int) -> Path:
 # --- deleting: a job's folder goes with the job, its model or its user ------------------------
 
 PENDING_REMOVAL = "batch_folders_to_remove"
-
-
-def delete_job(job: Job) -> None:
-    db.session.delete(job)
-    db.session.flush()
 
 
 def delete_all_for(user: User) -> None:
