@@ -43,7 +43,8 @@ test: install-dev ## the whole suite: unit, functional, integration, browser (+ 
 	env -u TEST_POSTGRES_URL $(BIN)/python -m pytest $(PYTEST_ARGS)
 	@if [ -n "$$TEST_POSTGRES_URL" ]; then \
 	  echo "== the database tests again on PostgreSQL ($$TEST_POSTGRES_URL)"; \
-	  $(BIN)/python -m pytest -p no:cacheprovider tests/functional $(PYTEST_ARGS); \
+	  $(BIN)/python -m pytest -p no:cacheprovider tests/functional tests/unit/jobs \
+	    tests/integration/test_celery_workers.py tests/integration/test_backup.py $(PYTEST_ARGS); \
 	fi
 
 lint: install-dev
