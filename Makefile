@@ -9,7 +9,7 @@ export FLASK_APP := wsgi
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 DEV_STAMP := $(STAMP)-dev
 
-.PHONY: run dev test lint fmt bench worker mlflow-ui migrate clean install install-dev
+.PHONY: run dev test lint fmt bench fuzz worker mlflow-ui migrate clean install install-dev
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,9 @@ bench: install-dev ## benchmarks against named references (see bench/README.md)
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps \
 	  'palmerpenguins>=0.1.6,<0.2' 'ISLP>=0.4,<0.7' 'plotnine>=0.13,<0.16' 'statsmodels>=0.14,<0.16'
 	$(BIN)/python -m bench $(BENCH)
+
+fuzz: install-dev ## schemathesis over every API operation with many examples (FUZZ_EXAMPLES, default 200)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} $(BIN)/python -m pytest -p no:cacheprovider tests/security/test_api_fuzz.py $(PYTEST_ARGS)
 
 # One job at a time per worker by default: a training job uses every core of its machine
 # (JOB_THREADS; no OMP_NUM_THREADS=1 here). Scale out with more workers, not more concurrency.
