@@ -131,15 +131,16 @@ def _text_stats(con, src: str, lay: Layout) -> dict:
 
 
 def _unique_and_top(con, src: str, name: str) -> tuple[int, list[dict]]:
-    """Exact distinct count and the most frequent values (ties by value), from one GROUP BY."""
+    """Exact distinct count and the most frequent values (ties by value, also at the cut), from
+    one GROUP BY."""
     col = ident(name)
-    count, values, counts = con.execute(
-        f"SELECT count(v), max_by(v, c, {TOP_VALUES}), max(c, {TOP_VALUES}) "
+    rows = con.execute(
+        f"SELECT v, c, count(*) OVER () FROM (SELECT {col} AS v, count(*) AS c FROM {src} "
         # grouped by the column itself: a column named "v" or "c" would capture the aliases
-        f"FROM (SELECT {col} AS v, count(*) AS c FROM {src} WHERE {col} IS NOT NULL GROUP BY {col})"
-    ).fetchall()[0]
-    pairs = sorted(zip(values or [], counts or [], strict=True), key=lambda p: (-p[1], str(p[0])))
-    return count, [{"value": json_value(v), "count": n} for v, n in pairs]
+        f"WHERE {col} IS NOT NULL GROUP BY {col}) ORDER BY c DESC, v LIMIT {TOP_VALUES}"
+    ).fetchall()
+    pairs = sorted(((v, c) for v, c, _ in rows), key=lambda p: (-p[1], str(p[0])))
+    return (rows[0][2] if rows else 0), [{"value": json_value(v), "count": n} for v, n in pairs]
 
 
 def _duplicated_rows(con, src: str, lay: Layout, columns: list[dict]) -> int:

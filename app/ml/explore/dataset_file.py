@@ -126,14 +126,18 @@ def layout(path: str | os.PathLike) -> Layout:
 @lru_cache(maxsize=64)
 def _layout(path: str, _size: int, _mtime: int) -> Layout:
     meta = pq.read_metadata(path)
-    schema = meta.schema.to_arrow_schema()
+    return schema_layout(meta.schema.to_arrow_schema(), meta.num_rows)
+
+
+def schema_layout(schema: pa.Schema, n_rows: int) -> Layout:
+    """The layout of a table with this schema (kinds from its metadata, else from the types)."""
     raw = (schema.metadata or {}).get(KINDS_KEY)
     stored = json.loads(raw) if raw else {}
     types = {f.name: f.type for f in schema}
     kinds = {
         n: stored.get(n) if stored.get(n) in KINDS else kind_from_type(t) for n, t in types.items()
     }
-    return Layout(tuple(schema.names), kinds, types, meta.num_rows)
+    return Layout(tuple(schema.names), kinds, types, n_rows)
 
 
 def read_kinds(path: str | os.PathLike) -> dict[str, str]:

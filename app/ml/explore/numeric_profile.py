@@ -23,10 +23,17 @@ HISTOGRAM_BINS = 20
 EPOCH = dt.datetime(1970, 1, 1)
 
 
-def column_stats(path, lay: Layout, name: str) -> dict:
-    """{count, unique, stats, histogram?, skew} of one number or date column."""
+def read_column(data, name: str) -> pa.ChunkedArray:
+    """One column of a version: `data` is its Parquet file or the table itself (during ingest)."""
+    if isinstance(data, pa.Table):
+        return data.column(name)
+    return pq.read_table(data, columns=[name]).column(0)
+
+
+def column_stats(data, lay: Layout, name: str) -> dict:
+    """{count, unique, stats, histogram?, skew} of one number or date column (`data`: see read_column)."""
     temporal = lay.is_temporal(name)
-    values = _present_sorted(pq.read_table(path, columns=[name]).column(0), temporal)
+    values = _present_sorted(read_column(data, name), temporal)
     n = len(values)
     if n == 0:
         keys = (
@@ -114,7 +121,7 @@ def _datetime(epoch_us) -> str:
     return (EPOCH + dt.timedelta(microseconds=round(float(epoch_us)))).isoformat()
 
 
-def correlations(path, numeric: list[str]) -> list[list]:
+def correlations(data, numeric: list[str]) -> list[list]:
     """Pearson correlations over pairwise-complete rows, accumulated batch by batch (centred on
     the first batch's means, for precision); None where a column is constant on the shared rows."""
     k = len(numeric)
@@ -125,7 +132,11 @@ def correlations(path, numeric: list[str]) -> list[list]:
     sxx = np.zeros((k, k))
     sxy = np.zeros((k, k))
     centre = None
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=131_072, columns=numeric):
+    if isinstance(data, pa.Table):
+        batches = data.select(numeric).to_batches(max_chunksize=131_072)
+    else:
+        batches = pq.ParquetFile(data).iter_batches(batch_size=131_072, columns=numeric)
+    for batch in batches:
         cols = [batch.column(i).to_numpy(zero_copy_only=False).astype(np.float64) for i in range(k)]
         data = np.column_stack(cols)
         present = np.isfinite(data)

@@ -45,11 +45,14 @@ def column_names(header: list[str] | None, width: int) -> tuple[list[str], list[
 
 
 def build_table(names: list[str], columns: list[pa.ChunkedArray], decimal: str,
-                thousands: str | None) -> tuple[pa.Table, list[ColumnInfo], list[IngestWarning]]:
+                thousands: str | None, *, count_unique: bool = True,
+                ) -> tuple[pa.Table, list[ColumnInfo], list[IngestWarning]]:
     """Classify each string column, keep its typed values, and record the kinds.
 
     Columns are typed in parallel threads (Arrow kernels release the GIL); each raw column is
     dropped as soon as its typed version exists, which keeps the peak memory near one copy.
+    `count_unique=False` leaves `unique` None for number and date columns whose kind did not
+    need the count (the profile counts them exactly, from its sorted copy, for less).
     """
     def one(i: int):
         raw, columns[i] = columns[i], None
@@ -59,7 +62,7 @@ def build_table(names: list[str], columns: list[pa.ChunkedArray], decimal: str,
         del raw
         values = result.values
         unique = result.distinct
-        if unique is None:
+        if unique is None and (count_unique or not _sortable(values.type)):
             unique = pc.count_distinct(values, mode="only_valid").as_py()
         info = ColumnInfo(
             name=names[i], kind=result.kind, missing=values.null_count, unique=unique,
@@ -79,6 +82,11 @@ def build_table(names: list[str], columns: list[pa.ChunkedArray], decimal: str,
     formats = {info.name: info.date_format for info in infos if info.date_format}
     metadata = {KINDS_KEY: json.dumps(kinds).encode(), DATE_FORMATS_KEY: json.dumps(formats).encode()}
     return table.replace_schema_metadata(metadata), infos, warnings
+
+
+def _sortable(typ: pa.DataType) -> bool:
+    return (pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_timestamp(typ)
+            or pa.types.is_date(typ))
 
 
 def strings_to_arrays(rows: list[list[str]], width: int) -> list[pa.Array]:

@@ -64,10 +64,17 @@ class IngestResult:
     columns: list[ColumnInfo]
     warnings: list[IngestWarning]
     repairs: Repairs
+    # The stored version's profile (app.ml.profile), when the ingest was asked to compute it.
+    profile: dict | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict:
         """The API's dataset fields (`dialect`, `columns`, `warnings`, `repairs`, counts)."""
-        data = asdict(self)
+        profile, self.profile = self.profile, None
+        try:
+            data = asdict(self)
+        finally:
+            self.profile = profile
+        del data["profile"]
         dialect = data["dialect"]
         data["dialect"] = {
             key: dialect[key]

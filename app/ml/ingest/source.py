@@ -290,6 +290,8 @@ def _clean_utf8(path: str) -> bool:
         while chunk := fh.read(CHUNK):
             if len(chunk.translate(None, CONTROL_BYTES)) != len(chunk):
                 return False
+            if chunk.isascii() and not decoder.getstate()[0]:
+                continue  # ASCII is UTF-8 (nothing pending from a character cut by the chunk)
             try:
                 decoder.decode(chunk)
             except UnicodeDecodeError:
