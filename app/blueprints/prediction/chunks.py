@@ -1,15 +1,15 @@
 """Scoring a chunk of a batch: Arrow rows in, the model's frame, predictions and output columns out.
 
-Plain values only (no Flask, no database): `scored_chunks` runs the scoring in a worker thread,
-one chunk ahead of the caller writing the previous one, so a file of any size is scored with
-at most two chunks in memory.
+Plain values only (no Flask, no database): `scored_chunks` scores a few chunks ahead in worker
+threads while the caller writes the previous one, so a file of any size is scored with at most
+three chunks in memory.
 """
 
 from __future__ import annotations
 
-import queue
-import threading
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -198,52 +198,32 @@ def score_chunk(spec: Spec, pipeline, batch: pa.RecordBatch, offset: int) -> Chu
                  warnings)
 
 
-_END = object()
+def scored_chunks(spec: Spec, pipeline, batches, workers: int = 2) -> Iterator[Chunk]:
+    """Chunks in order, scored ahead by `workers` threads while the caller writes the previous ones.
 
-
-def scored_chunks(spec: Spec, pipeline, batches) -> Iterator[Chunk]:
-    """Chunks scored one ahead in a worker thread, so predicting the next overlaps writing this one.
-
-    At most two chunks are held at once, whatever the input's size. A failure in the worker is
-    raised here; a consumer that stops early stops the worker.
+    The model's NumPy/OpenMP work releases the GIL, so one chunk's prediction overlaps another's
+    Python-bound input casting and the caller's CSV writing. At most workers + 1 chunks are held
+    at once, whatever the input's size; a worker's failure is raised here, in order.
     """
-    handoff: queue.Queue = queue.Queue(maxsize=1)
-    stop = threading.Event()
+    pending: deque[Future] = deque()
+    source = iter(batches)
+    offset = 0
 
-    def put(item) -> bool:
-        while not stop.is_set():
-            try:
-                handoff.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def work() -> None:
-        offset = 0
-        try:
-            for batch in batches:
-                if batch.num_rows == 0:
-                    continue
-                if not put(score_chunk(spec, pipeline, batch, offset)):
-                    return
+    def submit_next(pool: ThreadPoolExecutor) -> None:
+        nonlocal offset
+        for batch in source:
+            if batch.num_rows:
+                pending.append(pool.submit(score_chunk, spec, pipeline, batch, offset))
                 offset += batch.num_rows
-        except BaseException as exc:  # raised again in the consumer
-            put(exc)
-            return
-        put(_END)
-
-    worker = threading.Thread(target=work, name="batch-scoring", daemon=True)
-    worker.start()
-    try:
-        while True:
-            item = handoff.get()
-            if item is _END:
                 return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        worker.join(timeout=30)
 
+    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="batch-scoring")
+    try:
+        for _ in range(max(1, workers) + 1):
+            submit_next(pool)
+        while pending:
+            chunk = pending.popleft().result()
+            submit_next(pool)
+            yield chunk
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
