@@ -18,6 +18,8 @@ import stat
 import zipfile
 from dataclasses import dataclass, field
 
+from app.ml.kinds import MISSING_MARKERS
+
 CSV = b"name,age,income\nAda,36,1200.5\nBob,41,2000\nCyd,29,1500\n"
 LIMIT_MB = 1  # the upload limit the size cases run under (the app's MAX_UPLOAD_MB, lowered)
 
@@ -134,8 +136,8 @@ def upload_cases() -> list[UploadCase]:
 def prediction_cases() -> list[PredictionCase]:
     numeric = "bill_length_mm"
     cases = [
-        *[PredictionCase(f"missing-marker-{marker or 'empty'}", {numeric: marker})
-          for marker in ("", "NA", "N/A", "#N/A", "NaN", "nan", "null", "NULL", "None", "-")],
+        # every missing marker of the upload means missing here too (the same list at training time)
+        *[PredictionCase(f"missing-marker-{marker or 'empty'}", {numeric: marker}) for marker in MISSING_MARKERS],
         PredictionCase("json-null", {numeric: None}),
         *[PredictionCase(f"inf-string-{text}", {numeric: text}) for text in ("inf", "-inf", "Infinity", "INF")],
         PredictionCase("huge-float", {numeric: 1e308}),

@@ -15,7 +15,7 @@ import re
 import pytest
 
 from tests.functional.test_predictions_api import ROW
-from tests.security.conftest import World, count, upload
+from tests.security.conftest import CSV_SMALL, World, count, upload
 from tests.security.corpus import PredictionCase, UploadCase, prediction_cases, upload_cases
 
 UPLOADS = upload_cases()
@@ -182,3 +182,49 @@ def test_odd_prediction_inputs(world: World, case: PredictionCase):
         message = _message(r)
         assert case.fragment.lower() in message, (case.id, r.json)
         assert "1" in message or "row" in message, r.json  # names the row (the second, index 1)
+
+
+# --- request shapes the corpus cannot express as a file ------------------------------------------
+
+def _refused_413(world: World, r, fragment: str, rows_before: int, files_before: set) -> None:
+    count("hostile inputs tried")
+    assert r.status_code == 413, (r.status_code, r.text[:300])
+    assert fragment.lower() in _message(r), r.json
+    assert _datasets(world) == rows_before and set(world.stored_files()) == files_before
+
+
+def test_thousands_of_multipart_parts_are_413(world: World):
+    rows, files = _datasets(world), set(world.stored_files())
+    data = {f"f{i}": "x" for i in range(5000)}
+    data["file"] = (io.BytesIO(CSV_SMALL), "parts.csv")
+    r = world.app.test_client().post("/api/v1/datasets", headers=world.api("owner"), data=data,
+                                     content_type="multipart/form-data")
+    _refused_413(world, r, "", rows, files)
+
+
+def test_a_huge_text_field_is_413(world: World):
+    rows, files = _datasets(world), set(world.stored_files())
+    r = upload(world.app.test_client(), world.api("owner"), CSV_SMALL, "field.csv", name="x" * 2_000_000)
+    _refused_413(world, r, "", rows, files)
+
+
+def test_a_chunked_body_past_the_limit_is_413(world: World, monkeypatch):
+    monkeypatch.setitem(world.app.config, "MAX_UPLOAD_MB", 1)
+    monkeypatch.setitem(world.app.config, "MAX_CONTENT_LENGTH", 1024 * 1024 + 64 * 1024)
+    rows, files = _datasets(world), set(world.stored_files())
+    boundary = "chunked-boundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"c.csv\"\r\n"
+            "Content-Type: text/csv\r\n\r\n").encode() + b"a,b\n" + b"1,2\n" * 600_000 + f"\r\n--{boundary}--\r\n".encode()
+    r = world.app.test_client().post(
+        "/api/v1/datasets", headers={**world.api("owner"), "Transfer-Encoding": "chunked",
+                                     "Content-Type": f"multipart/form-data; boundary={boundary}"},
+        input_stream=io.BytesIO(body), environ_overrides={"wsgi.input_terminated": True})
+    _refused_413(world, r, "", rows, files)
+    assert not list((world.app.config["DATA_DIR"] / "uploads").glob("up-*.part"))
+
+
+def test_an_upload_over_the_users_quota_is_413_naming_it(world: World, monkeypatch):
+    monkeypatch.setitem(world.app.config, "USER_QUOTA_MB", 1)
+    rows, files = _datasets(world), set(world.stored_files())
+    r = upload(world.app.test_client(), world.api("other"), b"a,b\n" + b"1,2\n" * 400_000, "quota.csv")
+    _refused_413(world, r, "quota", rows, files)
