@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, csrf_token_from
 from tests.security.conftest import (
     CSV_SMALL,
     World,
@@ -225,3 +225,38 @@ def test_security_headers_on_every_kind_of_response(world: World, monkeypatch):
         count("responses checked for security headers")
     https = world.app.test_client().get("/auth/login", base_url="https://localhost")
     _assert_headers(https, "https", https=True)
+
+
+# --- session lifetimes -----------------------------------------------------------------------
+
+def _age_sessions(world: World, user_id: int, **delta) -> None:
+    from app.extensions import db
+    from app.models import UserSession
+
+    with world.app.app_context():
+        for row in db.session.query(UserSession).filter_by(user_id=user_id):
+            for column, age in delta.items():
+                setattr(row, column, getattr(row, column) - age)
+        db.session.commit()
+
+
+def test_absolute_timeout_ends_even_a_remembered_session(world: World):
+    from app.blueprints.auth import operations as ops
+    from app.extensions import db
+
+    with world.app.app_context():
+        user = ops.register_user("lifetime@example.com", PASSWORD)
+        db.session.commit()
+        user_id = user.id
+    client = world.app.test_client()
+    token = csrf_token_from(client.get("/auth/login").text)
+    client.post("/auth/login", data={"email": "lifetime@example.com", "password": PASSWORD, "remember": "y",
+                                     "csrf_token": token})
+    assert client.get("/").status_code == 200
+    idle = timedelta(minutes=world.app.config["SESSION_IDLE_MINUTES"] + 5)
+    _age_sessions(world, user_id, last_seen_at=idle)
+    assert client.get("/").status_code == 200  # remembered: idle time does not end it
+    absolute = timedelta(hours=world.app.config["SESSION_ABSOLUTE_HOURS"] + 1)
+    _age_sessions(world, user_id, created_at=absolute)
+    r = client.get("/")
+    assert r.status_code == 302 and "/auth/login" in r.headers["Location"]
