@@ -77,7 +77,8 @@ def sweep_stale_uploads(folder: Path, older_than: float = STALE_UPLOAD_SECONDS) 
     """Remove temporary uploads a killed process left behind; returns how many."""
     removed = 0
     cutoff = time.time() - older_than
-    for path in (folder / UPLOAD_DIR).glob("up-*.part"):
+    leftovers = [*(folder / UPLOAD_DIR).glob("up-*.part"), *(folder / UPLOAD_DIR).glob("down-*")]
+    for path in leftovers:  # uploads being received and downloads being sent when a worker died
         try:
             if path.stat().st_mtime < cutoff:
                 path.unlink()

@@ -186,13 +186,15 @@ def test_stale_temporary_uploads_are_swept_at_start(template_instance, mlflow_te
     uploads = instance / "data" / "uploads"
     uploads.mkdir(parents=True)
     stale, fresh, other = uploads / "up-stale.part", uploads / "up-fresh.part", uploads / "keep.txt"
-    for path in (stale, fresh, other):
+    download = uploads / "down-0123456789abcdef.csv"
+    for path in (stale, fresh, other, download):
         path.write_bytes(b"x")
     two_hours_ago = time.time() - 7200
-    os.utime(stale, (two_hours_ago, two_hours_ago))
-    os.utime(other, (two_hours_ago, two_hours_ago))
+    for path in (stale, other, download):
+        os.utime(path, (two_hours_ago, two_hours_ago))
     app = build_app(instance, postgres_url)
     assert not stale.exists()  # a killed upload's leftover
+    assert not download.exists()  # a download a killed worker was sending
     assert fresh.exists()  # may be an upload another worker is still reading
     assert other.exists()  # only our own temporary files
     from app.extensions import db
