@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
 from app.ml.errors import ServiceError
+from app.ml.fast_predict import MAX_FAST_ROWS, fast_model
 from app.ml.kinds import MISSING_MARKERS
 
 MISSING = {m.lower() for m in MISSING_MARKERS} | {"inf", "+inf", "-inf", "infinity", "-infinity"}
@@ -32,8 +34,18 @@ class InvalidInput(ServiceError):
 
 @dataclass
 class CheckedRows:
-    frame: pd.DataFrame
+    """Checked rows as columns of plain values (None for missing); `frame` is built when asked."""
+
+    columns: dict[str, list]
+    features: list[dict]
     warnings: list[str] = field(default_factory=list)
+
+    @cached_property
+    def frame(self) -> pd.DataFrame:
+        return _frame(self.columns, self.features)
+
+    def __len__(self) -> int:
+        return len(next(iter(self.columns.values()))) if self.columns else 0
 
 
 def _is_missing(value) -> bool:
@@ -135,7 +147,7 @@ def check_rows(rows: list, features: list[dict], *, max_rows: int) -> CheckedRow
     for name, values in unseen.items():
         shown = ", ".join(sorted(values)[:5])
         warnings.append(f"{name}: {shown} not seen in training; predicted as an unknown value.")
-    return CheckedRows(_frame(columns, features), warnings[:MAX_WARNINGS])
+    return CheckedRows(columns, features, warnings[:MAX_WARNINGS])
 
 
 def _message(kind: str) -> str:
@@ -159,17 +171,27 @@ def _frame(columns: dict[str, list], features: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(data)
 
 
-def predict(model, frame: pd.DataFrame, task: str, classes: list | None) -> tuple[list, list | None]:
-    """Predictions (labels as written in the file, or numbers) and per-class probabilities."""
+def predict(model, frame: pd.DataFrame | CheckedRows, task: str, classes: list | None) -> tuple[list, list | None]:
+    """Predictions (labels as written in the file, or numbers) and per-class probabilities.
+
+    A few rows go through the compiled form of the model when it has one (the same
+    numbers, without pandas and per-tree call costs; see app.ml.fast_predict); it takes
+    checked rows as they are, the pipeline takes their frame.
+    """
+    fast = fast_model(model) if len(frame) <= MAX_FAST_ROWS else None
+    if fast is not None:
+        scorer, data = fast, frame.columns if isinstance(frame, CheckedRows) else frame
+    else:
+        scorer, data = model, frame.frame if isinstance(frame, CheckedRows) else frame
     if task == "classification":
-        proba = model.predict_proba(frame)
+        proba = scorer.predict_proba(data)
         order = [_plain(c) for c in model.classes_]
         labels = [order[i] for i in np.argmax(proba, axis=1)]
         wanted = classes or order
         index = {c: i for i, c in enumerate(order)}
         probabilities = [{str(c): float(row[index[c]]) if c in index else 0.0 for c in wanted} for row in proba]
         return labels, probabilities
-    return [float(v) for v in model.predict(frame)], None
+    return [float(v) for v in scorer.predict(data)], None
 
 
 def _plain(value):

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from app.blueprints.monitoring.request_stats import record_prediction
 from app.blueprints.prediction.model_cache import model_cache
+from app.blueprints.prediction.sampling import log_sampled
 from app.blueprints.training import service as training
 from app.errors import DomainError
 from app.extensions import db
@@ -56,19 +57,20 @@ def background_frame(model: TrainedModel) -> pd.DataFrame:
 def predict_rows(user: User, model_id: int, rows: list, *, explain_rows: bool = False) -> dict:
     """The API's prediction answer for JSON rows (422 naming bad rows and features)."""
     started = time.perf_counter()
-    model = training.get_model(user, model_id)
+    model = model_cache().card(user.id, model_id)  # the row's JSON is decoded once per process
     try:
         checked = check_rows(rows, model.features, max_rows=_setting("PREDICT_MAX_ROWS", 10_000))
     except InvalidInput as exc:
         raise DomainError(exc.message, {"json": exc.errors}, status=exc.status) from exc
     pipeline = loaded(model)
-    predictions, probabilities = predict(pipeline, checked.frame, model.task, model.classes)
+    predictions, probabilities = predict(pipeline, checked, model.task, model.classes)
     answer = {"model_id": model.id, "predictions": predictions, "warnings": checked.warnings}
     if probabilities is not None:
         answer["probabilities"] = probabilities
     if explain_rows:
-        answer["reasons"] = explain(pipeline, checked.frame, background_frame(model), model.task, predictions)
-    answer["prediction_ids"] = log_predictions(model, rows, predictions, probabilities)
+        background = background_frame(training.get_model(user, model_id))
+        answer["reasons"] = explain(pipeline, checked.frame, background, model.task, predictions)
+    answer["prediction_ids"] = log_sampled(model, rows, predictions, probabilities)
     _observe(model.id, len(predictions), time.perf_counter() - started)
     return answer
 
