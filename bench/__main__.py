@@ -16,6 +16,7 @@ BENCHMARKS = {
     "ingest": HERE / "ingest" / "run.py",
     "explore": HERE / "data" / "bench_explore.py",
     "automl": HERE / "automl" / "run.py",
+    "serve": HERE / "serve" / "run.py",
 }
 
 
