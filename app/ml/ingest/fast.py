@@ -13,11 +13,31 @@ import pyarrow.csv as pacsv
 
 from app.ml.kinds import MISSING_MARKERS
 
-NEVER = "\x00"  # control characters were removed, so no cell reads as a boolean
+NEVER = "\x00"
+BLOCK = 1 << 20  # pyarrow's default; each parsing thread holds a block or two  # control characters were removed, so no cell reads as a boolean
 
 
 def _is_text(col) -> bool:
     return pa.types.is_string(col.type) or pa.types.is_large_string(col.type)
+
+
+def _read_typed(path, read_options, parse_options, convert_options) -> pa.Table:
+    """read_csv with each column's type taken from the first block, then without if one fails.
+
+    A column whose type pyarrow must infer keeps every parsed block until it has seen them all
+    (the whole file again in memory, converted a second time); typed columns are converted
+    block by block. A value that does not fit the first block's type is a conversion error:
+    the file is then read with inference, as before, so the table is always what inference
+    over the whole file gives (the first block's types fit every value, and each type pyarrow
+    tries before them failed on that block).
+    """
+    with pacsv.open_csv(path, read_options, parse_options, convert_options({})) as first:
+        schema = first.schema
+    types = {f.name: f.type for f in schema if not pa.types.is_null(f.type)}
+    try:
+        return pacsv.read_csv(path, read_options, parse_options, convert_options(types))
+    except pa.ArrowInvalid:
+        return pacsv.read_csv(path, read_options, parse_options, convert_options({}))
 
 
 def read_columns(path: str, plan, max_cell: int, notes: dict) -> list[pa.ChunkedArray] | None:
@@ -36,7 +56,7 @@ def read_columns(path: str, plan, max_cell: int, notes: dict) -> list[pa.Chunked
     read_options = pacsv.ReadOptions(
         skip_rows=plan.skipped_lines + plan.header_lines,
         column_names=names,
-        block_size=max(4 << 20, 2 * max_cell + 4096),
+        block_size=max(BLOCK, 2 * max_cell + 4096),
         use_threads=True,
     )
     parse_options = pacsv.ParseOptions(
@@ -51,17 +71,21 @@ def read_columns(path: str, plan, max_cell: int, notes: dict) -> list[pa.Chunked
     # pyarrow infers numbers and ISO timestamps while parsing (multi-threaded, as the plain
     # read_csv does); booleans stay strings to keep their spelling, and columns whose sample
     # shows zero-padded codes, very wide integers or thousands separators are read as strings
-    convert_options = pacsv.ConvertOptions(
-        column_types={names[i]: pa.string() for i in plan.text_columns},
-        strings_can_be_null=True,
-        quoted_strings_can_be_null=True,
-        null_values=MISSING_MARKERS,
-        true_values=[NEVER],
-        false_values=[NEVER],
-        decimal_point=plan.decimal,
-    )
+    text = {names[i]: pa.string() for i in plan.text_columns}
+
+    def convert_options(types: dict) -> pacsv.ConvertOptions:
+        return pacsv.ConvertOptions(
+            column_types={**types, **text},
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=True,
+            null_values=MISSING_MARKERS,
+            true_values=[NEVER],
+            false_values=[NEVER],
+            decimal_point=plan.decimal,
+        )
+
     try:
-        table = pacsv.read_csv(path, read_options, parse_options, convert_options)
+        table = _read_typed(path, read_options, parse_options, convert_options)
     except pa.ArrowException:
         return None
     if bad_rows:

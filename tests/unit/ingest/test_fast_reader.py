@@ -44,3 +44,18 @@ def test_fast_reader_hands_an_oversized_cell_to_the_careful_one(tmp_path, monkey
     with pytest.raises(CellTooLarge) as caught:
         read_table(path, max_cell_bytes=1000)
     assert caught.value.line == 3
+
+
+@pytest.mark.parametrize("late", ["2.5", "n/a", "x7", "2024-01-01", ""])
+def test_a_late_value_that_does_not_fit_the_first_blocks_type(tmp_path, monkeypatch, late):
+    """The fast reader types columns from the first block; a later value that does not fit
+    makes it read again with inference, so the table is the careful reader's."""
+    rows = [f"{i},{i % 97},2024-01-{i % 28 + 1:02d}" for i in range(120_000)]  # past one 1 MB block
+    rows[110_000] = f"110000,{late},2024-01-02 10:30"
+    path = tmp_path / "f.csv"
+    path.write_text("id,n,day\n" + "\n".join(rows) + "\n")
+    careful, careful_result = read_table(path)
+    monkeypatch.setattr(pipeline, "ROBUST_MAX_BYTES", -1)
+    fast, fast_result = read_table(path)
+    assert fast.equals(careful)
+    assert [c.kind for c in fast_result.columns] == [c.kind for c in careful_result.columns]
