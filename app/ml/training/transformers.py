@@ -12,15 +12,44 @@ NUMERIC_INPUT_KINDS = ("integer", "float")
 
 
 def _as_numeric(values: pd.Series) -> np.ndarray:
-    out = pd.to_numeric(values.astype(object), errors="coerce").astype("float64").to_numpy(copy=True)
+    """float64 with NaN for anything missing, unparsable or infinite (a new array)."""
+    if _is_number_dtype(values.dtype):  # already numbers: one cast, no Python objects
+        out = values.to_numpy(dtype="float64", na_value=np.nan, copy=True)
+    else:
+        out = pd.to_numeric(values.astype(object), errors="coerce").astype("float64").to_numpy(copy=True)
     out[~np.isfinite(out)] = np.nan
     return out
 
 
+def _is_number_dtype(dtype) -> bool:
+    """Integer or float dtypes (NumPy or nullable), not booleans: their float64 cast is exact."""
+    return (pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_float_dtype(dtype)) \
+        and not pd.api.types.is_bool_dtype(dtype)
+
+
+# Values whose str() is the same for every value equal to them (so str can run once per
+# distinct value): not floats, where 0.0 == -0.0 but their strings differ.
+_STR_PER_UNIQUE = frozenset({"string", "integer", "boolean", "empty"})
+
+
 def _as_category(values: pd.Series) -> np.ndarray:
-    obj = values.astype(object)
-    missing = obj.isna().to_numpy()
-    out = np.array([str(v) for v in obj], dtype=object)
+    """Labels as str(value) in an object array, "(missing)" for missing cells.
+
+    str() runs once per distinct value (pandas' hash factorisation, then a take) for strings,
+    integers and booleans; other values (floats, mixed objects) are converted cell by cell.
+    """
+    missing = values.isna().to_numpy()
+    dtype = values.dtype
+    if isinstance(dtype, pd.StringDtype) or (dtype.kind in "iub" and not missing.any()) \
+            or (pd.api.types.is_object_dtype(dtype) and pd.api.types.infer_dtype(values, skipna=True) in _STR_PER_UNIQUE):
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        labels = np.empty(len(uniques) + 1, dtype=object)
+        labels[:-1] = [str(v) for v in uniques.tolist()] if dtype.kind in "iub" \
+            else [str(v) for v in np.asarray(uniques, dtype=object)]
+        labels[-1] = MISSING_CATEGORY  # code -1 (missing) takes the last label
+        out = labels[codes]
+    else:
+        out = np.array([str(v) for v in values.astype(object)], dtype=object)
     out[missing] = MISSING_CATEGORY
     return out
 
@@ -53,18 +82,23 @@ class InputCaster(TransformerMixin, BaseEstimator):
 
     def transform(self, X):
         frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X, columns=list(self.kinds))
-        columns: dict[str, np.ndarray] = {}
+        n = len(frame)
+        columns: dict[str, np.ndarray | pd.Series] = {}
         for name, kind in self.kinds.items():
-            values = frame[name] if name in frame else pd.Series([None] * len(frame))
-            values = values.reset_index(drop=True)
+            if name in frame:
+                values = frame[name]
+            else:
+                values = pd.Series(np.full(n, None, dtype=object), dtype=object)
             if kind in NUMERIC_INPUT_KINDS:
                 columns[name] = _as_numeric(values)
             elif kind == "datetime":
-                for part, arr in _date_parts(values).items():
+                for part, arr in _date_parts(values.reset_index(drop=True)).items():
                     columns[f"{name}__{part}"] = arr
             else:
-                columns[name] = _as_category(values)
-        return pd.DataFrame(columns)
+                # Kept as object: a str column would be built here (pandas 3) only for the
+                # encoders to turn it back into an object array.
+                columns[name] = pd.Series(_as_category(values), dtype=object, copy=False)
+        return pd.DataFrame(columns, copy=False)
 
     def get_feature_names_out(self, input_features=None):
         names = []
