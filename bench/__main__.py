@@ -17,6 +17,7 @@ BENCHMARKS = {
     "explore": HERE / "data" / "bench_explore.py",
     "automl": HERE / "automl" / "run.py",
     "serve": HERE / "serve" / "run.py",
+    "load": HERE / "load" / "run.py",
 }
 
 
