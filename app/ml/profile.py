@@ -14,6 +14,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from app.ml.explore.dataset_file import (
     Layout,
@@ -63,7 +64,13 @@ def _profile(data, lay: Layout, src: str, con, unique: dict[str, int]) -> dict:
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         numbers = {c: pool.submit(column_stats, data, lay, c) for c in sorted_kinds}
         corr = pool.submit(correlations, data, numeric)
-        text = _text_stats(con, src, lay)
+        if isinstance(data, pa.Table) and all(_arrow_text(lay, c) for c in lay.columns if lay.is_string(c)):
+            # in memory: Arrow kernels on each string column, beside the number columns
+            strings = {c: pool.submit(_arrow_string_stats, data.column(c), lay.kinds[c], unique.get(c))
+                       for c in lay.columns if lay.is_string(c)}
+            text = {c: f.result() for c, f in strings.items()}
+        else:
+            text = _text_stats(con, src, lay)
         columns, skews = _columns(con, src, lay, text, {c: f.result() for c, f in numbers.items()},
                                   unique)
         matrix = corr.result()
@@ -92,9 +99,13 @@ def _columns(con, src: str, lay: Layout, text: dict, numbers: dict,
             if "histogram" in s:
                 entry["histogram"] = s["histogram"]
         else:
-            count, stats = text[name]
+            count, stats, *counted = text[name]
             entry |= {"missing": n_rows - count, "unique": None, "stats": stats}
-            if lay.kinds[name] in ("categorical", "boolean"):
+            if counted:  # counted in memory by _arrow_string_stats
+                entry["unique"] = counted[0]
+                if counted[1] is not None:
+                    entry["top_values"] = counted[1]
+            elif lay.kinds[name] in ("categorical", "boolean"):
                 entry["unique"], entry["top_values"] = _unique_and_top(con, src, name)
             elif name in unique:
                 entry["unique"] = unique[name]
@@ -128,6 +139,37 @@ def _text_stats(con, src: str, lay: Layout) -> dict:
         )
         for i, c in enumerate(names)
     }
+
+
+def _arrow_text(lay: Layout, name: str) -> bool:
+    return pa.types.is_string(lay.types[name]) or pa.types.is_large_string(lay.types[name])
+
+
+def _arrow_string_stats(column: pa.ChunkedArray, kind: str, unique: int | None) -> tuple:
+    """(present count, length stats, unique, top values or None) of a string column in memory:
+    what _text_stats and _unique_and_top give for a file (lengths in characters, top values
+    by count then by value in byte order, as DuckDB orders them)."""
+    lengths = pc.utf8_length(column)
+    low_high = pc.min_max(lengths)
+    stats = {
+        "min_length": low_high["min"].as_py(),
+        "max_length": low_high["max"].as_py(),
+        "mean_length": pc.mean(lengths).as_py(),
+    }
+    del lengths
+    top = None
+    if kind in ("categorical", "boolean"):
+        counts = pc.value_counts(column).flatten()
+        counts = pa.table({"v": counts[0], "c": counts[1]}).filter(pc.is_valid(counts[0]))
+        unique = counts.num_rows
+        keys = [("c", "descending"), ("v", "ascending")]
+        best = counts.take(pc.select_k_unstable(counts, min(TOP_VALUES, unique), keys)) if unique else counts
+        pairs = sorted(zip(best["v"].to_pylist(), best["c"].to_pylist(), strict=True),
+                       key=lambda p: (-p[1], str(p[0])))
+        top = [{"value": json_value(v), "count": n} for v, n in pairs]
+    elif unique is None:
+        unique = pc.count_distinct(column, mode="only_valid").as_py()
+    return len(column) - column.null_count, stats, unique, top
 
 
 def _unique_and_top(con, src: str, name: str) -> tuple[int, list[dict]]:

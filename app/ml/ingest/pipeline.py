@@ -158,6 +158,7 @@ def _read(source: TextSource, overrides: dict, max_columns: int, max_cell: int,
     columns = None
     if os.path.getsize(source.path) > ROBUST_MAX_BYTES and not fmt.skipinitialspace:
         columns = fast.read_columns(source.path, plan, max_cell, notes)
+        pa.default_memory_pool().release_unused()  # the parser's blocks: keep the peak to the table
     if columns is None:
         repairs, notes = Repairs(), {}
         columns = _read_careful(source.path, plan, max_cell, repairs, notes)
@@ -173,6 +174,7 @@ def _read(source: TextSource, overrides: dict, max_columns: int, max_cell: int,
             "check the delimiter and quote settings", line=first)
     table, infos, type_warnings = build_table(names, columns, plan.decimal, plan.thousands,
                                               count_unique=count_unique)
+    pa.default_memory_pool().release_unused()  # the raw string columns typing replaced
     warnings += name_warnings + type_warnings + _notes_to_warnings(notes, source, repairs)
     dialect = Dialect(
         encoding=source.encoding, delimiter=fmt.delimiter, quotechar=fmt.quotechar,

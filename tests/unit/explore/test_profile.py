@@ -160,3 +160,19 @@ def test_arrow_booleans_are_profiled_as_text(make_version):
     assert (col["missing"], col["unique"]) == (1, 2)
     assert col["top_values"][0] == {"value": True, "count": 2}
     assert [r["b"] for r in query_rows(path, q="tru")["rows"]] == [True, True]
+
+
+def test_profile_of_the_table_in_memory_is_the_files(people, make_version):
+    """profile_table (the ingest's, on Arrow kernels) gives what profile_dataset reads from the file."""
+    import pyarrow.parquet as pq
+
+    from app.ml.profile import profile_table
+
+    edge = make_version(
+        {"empty": [None] * 25, "tied": [f"v{i % 12}" for i in range(24)] + ["v0"],
+         "long": [f"word {i} " * 3 for i in range(25)], "n": list(range(25))},
+        {"empty": "categorical", "tied": "categorical", "long": "text", "n": "integer"},
+    )
+    for path in (people, edge):
+        in_memory = profile_table(pq.read_table(path))
+        assert json.dumps(in_memory, sort_keys=True) == json.dumps(profile_dataset(path), sort_keys=True)
