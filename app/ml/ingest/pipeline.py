@@ -36,6 +36,7 @@ LAYOUT_RECORDS = 400
 OVERRIDE_KEYS = {"delimiter", "encoding", "decimal", "header"}
 NO_LIMIT = 1 << 62
 ROW_GROUP_SIZE = 122_880  # DuckDB's own default, as app.ml.explore.dataset_file writes versions
+DICTIONARY_MAX = 20_000  # distinct values: 160 kB of int64s, or short strings, per dictionary
 
 
 @dataclass
@@ -86,15 +87,16 @@ def ingest_file(src_path, dest_parquet_path, *, overrides: dict | None = None, m
     fd, tmp = tempfile.mkstemp(prefix=".ingest-", suffix=".parquet", dir=work_dir)
     os.close(fd)
     try:
+        dictionary = _dictionary_columns(result)
         if profile:
             with ThreadPoolExecutor(max_workers=1) as pool:
-                written = pool.submit(_write_parquet, table, tmp)
+                written = pool.submit(_write_parquet, table, tmp, dictionary)
                 try:
                     result.profile = _profile(table, result)
                 finally:
                     written.result()
         else:
-            _write_parquet(table, tmp)
+            _write_parquet(table, tmp, dictionary)
         del table
         os.replace(tmp, dest)
     except BaseException:
@@ -104,9 +106,16 @@ def ingest_file(src_path, dest_parquet_path, *, overrides: dict | None = None, m
     return result
 
 
-def _write_parquet(table: pa.Table, path: str) -> None:
+def _dictionary_columns(result: IngestResult) -> list[str]:
+    """Columns worth dictionary encoding: few distinct values (known from the typing). For the
+    others the writer would build a dictionary per row group only to drop it once it outgrows
+    its page: about a third of the writing time on the benchmark file, for a 2% smaller file."""
+    return [c.name for c in result.columns if c.unique is not None and c.unique <= DICTIONARY_MAX]
+
+
+def _write_parquet(table: pa.Table, path: str, dictionary: list[str]) -> None:
     with open(path, "wb") as fh:
-        pq.write_table(table, fh, row_group_size=ROW_GROUP_SIZE)
+        pq.write_table(table, fh, row_group_size=ROW_GROUP_SIZE, use_dictionary=dictionary)
         fh.flush()
         os.fsync(fh.fileno())
 
