@@ -107,6 +107,32 @@ def _init_login(app: Flask, login_manager) -> None:
     def load_user(session_secret: str):
         return load_session(session_secret, idle=idle, absolute=absolute)
 
+    @login_manager.unauthorized_handler
+    def unauthorized():
+        """Flask-Login's flash and redirect to the login page; for htmx, HX-Redirect instead of a 302,
+        which htmx would follow itself and swap the login page into the fragment's target."""
+        from urllib.parse import urlsplit
+
+        from flask import flash, redirect, request
+        from flask_login.utils import login_url as make_login_url
+
+        from app.htmx import go, is_htmx
+
+        flash(login_manager.login_message, login_manager.login_message_category)
+        next_url = request.full_path.rstrip("?")
+        if is_htmx():
+            # back to the page the user was on, not to the fragment (or POST-only) URL
+            current = urlsplit(request.headers.get("HX-Current-URL", ""))
+            if current.netloc == request.host and current.path.startswith("/"):
+                next_url = current.path + (f"?{current.query}" if current.query else "")
+            elif request.method != "GET":
+                next_url = None
+            response = go(make_login_url(login_manager.login_view, next_url=next_url))
+            response.headers["Vary"] = "HX-Request"
+            response.headers["Cache-Control"] = "no-store"
+            return response
+        return redirect(make_login_url(login_manager.login_view, next_url=next_url))
+
 
 def register_blueprints(app: Flask) -> None:
     from app.blueprints.admin import init_app as init_admin

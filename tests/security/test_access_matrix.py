@@ -6,7 +6,8 @@ and says which line to add.
 
 - another user gets 404, the same answer as an id that does not exist (never 403: that would say
   the object exists);
-- anonymous gets 401 on the API and a redirect to the login page on HTML pages and HTMX fragments;
+- anonymous gets 401 on the API, a redirect to the login page on HTML pages and an `HX-Redirect`
+  to it (status 200, empty body) on HTMX fragments;
 - the owner is let in (not 401/403/404, never 5xx), so the 404s above are not a route's answer to
   everyone. A route that changes or deletes its object is checked for the owner on a fresh object.
 """
@@ -214,9 +215,12 @@ def _ids(w: World, rule, fresh: bool, entry: Entry | None = None) -> dict:
 
 
 def _is_login_redirect(r, htmx: bool) -> bool:
-    if r.status_code in (301, 302, 303, 307) and "/auth/login" in r.headers.get("Location", ""):
-        return True
-    return htmx and (r.status_code == 401 or "/auth/login" in r.headers.get("HX-Redirect", ""))
+    """A page: a redirect to the login page. An htmx fragment: HX-Redirect there (a full page load),
+    never a 302, which htmx would follow and swap the login page into the fragment's target."""
+    if htmx:
+        return (r.status_code == 200 and "Location" not in r.headers and not r.text
+                and r.headers.get("HX-Redirect", "").startswith("/auth/login"))
+    return r.status_code in (301, 302, 303, 307) and "/auth/login" in r.headers.get("Location", "")
 
 
 def _variants(key: str) -> list[bool]:
