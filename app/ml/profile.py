@@ -44,15 +44,32 @@ def profile_table(table: pa.Table, unique: dict[str, int] | None = None) -> dict
     `unique`: exact distinct counts the caller already has (string columns), not counted again.
     The ingest profiles its table while the Parquet file is written, instead of reading it back.
     """
-    con = duck()
-    name = f"__profile_{uuid.uuid4().hex}"
-    con.register(name, table)
+    con = _TableCursor(table, f"__profile_{uuid.uuid4().hex}")
     try:
-        return _profile(table, schema_layout(table.schema, table.num_rows), ident(name), con,
+        return _profile(table, schema_layout(table.schema, table.num_rows), ident(con.name), con,
                         unique or {})
     finally:
-        con.unregister(name)
         con.close()
+
+
+class _TableCursor:
+    """A DuckDB cursor with `table` registered as `name`, made on first use: the in-memory
+    profile needs DuckDB only to count duplicated rows (and not when a column is an id), and
+    a process's first DuckDB instance costs about 30 MB."""
+
+    def __init__(self, table: pa.Table, name: str):
+        self.table, self.name, self._con = table, name, None
+
+    def execute(self, *args, **kwargs):
+        if self._con is None:
+            self._con = duck()
+            self._con.register(self.name, self.table)
+        return self._con.execute(*args, **kwargs)
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.unregister(self.name)
+            self._con.close()
 
 
 def _profile(data, lay: Layout, src: str, con, unique: dict[str, int]) -> dict:
