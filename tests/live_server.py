@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -35,10 +37,9 @@ def wait_until_up(url: str, proc: subprocess.Popen, log: Path, timeout: float = 
     raise RuntimeError(f"server did not answer {url} in {timeout}s:\n{log.read_text()[-4000:]}")
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory):
-    """Migrate a fresh instance and serve it with gunicorn on a free loopback port."""
-    instance = tmp_path_factory.mktemp("browser-instance")
+@contextmanager
+def serve(instance: Path) -> Iterator[str]:
+    """Migrate `instance` and serve it with gunicorn on a free loopback port; yields the base URL."""
     port = free_port()
     env = {**os.environ, "INSTANCE_DIR": str(instance), "HOST": "127.0.0.1", "PORT": str(port),
            "FLASK_APP": "wsgi", "RATELIMIT_ENABLED": "false", "WEB_CONCURRENCY": "2",
@@ -63,3 +64,8 @@ def live_server(tmp_path_factory):
             proc.kill()
 
 
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory):
+    """Migrate a fresh instance and serve it with gunicorn on a free loopback port."""
+    with serve(tmp_path_factory.mktemp("browser-instance")) as base_url:
+        yield base_url
