@@ -140,8 +140,9 @@ def test_exported_model_loads_with_pyfunc_in_a_fresh_process(client, api_headers
         "frame = frame.astype({c: float for c in frame.select_dtypes('number').columns})\n"
         "print(json.dumps([str(p) for p in model.predict(frame)]))\n"
     )
+    # from another folder: the installed project must be enough, not the checkout's cwd
     out = subprocess.run([sys.executable, "-c", script, str(tmp_path / "model"), json.dumps(rows)],
-                         capture_output=True, text=True, timeout=300, check=False)
+                         capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
     assert json.loads(out.stdout.strip().splitlines()[-1]) == api
 
