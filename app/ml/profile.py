@@ -31,6 +31,7 @@ from app.ml.explore.profile_warnings import profile_warnings
 
 TOP_VALUES = 10
 WORKERS = min(4, os.cpu_count() or 2)
+LENGTH_SLICE = 1 << 20
 
 
 def profile_dataset(path: str | os.PathLike) -> dict:
@@ -166,14 +167,7 @@ def _arrow_string_stats(column: pa.ChunkedArray, kind: str, unique: int | None) 
     """(present count, length stats, unique, top values or None) of a string column in memory:
     what _text_stats and _unique_and_top give for a file (lengths in characters, top values
     by count then by value in byte order, as DuckDB orders them)."""
-    lengths = pc.utf8_length(column)
-    low_high = pc.min_max(lengths)
-    stats = {
-        "min_length": low_high["min"].as_py(),
-        "max_length": low_high["max"].as_py(),
-        "mean_length": pc.mean(lengths).as_py(),
-    }
-    del lengths
+    stats = _length_stats(column)
     top = None
     if kind in ("categorical", "boolean"):
         counts = pc.value_counts(column).flatten()
@@ -187,6 +181,23 @@ def _arrow_string_stats(column: pa.ChunkedArray, kind: str, unique: int | None) 
     elif unique is None:
         unique = pc.count_distinct(column, mode="only_valid").as_py()
     return len(column) - column.null_count, stats, unique, top
+
+
+def _length_stats(column: pa.ChunkedArray) -> dict:
+    """Min, max and mean length in characters, LENGTH_SLICE values at a time (the lengths of a
+    whole long column would take 4 bytes a row)."""
+    low = high = None
+    total = present = 0
+    for chunk in column.chunks:
+        for start in range(0, len(chunk), LENGTH_SLICE):
+            lengths = pc.utf8_length(chunk.slice(start, LENGTH_SLICE))
+            ends = pc.min_max(lengths)
+            if ends["min"].is_valid:
+                low = ends["min"].as_py() if low is None else min(low, ends["min"].as_py())
+                high = ends["max"].as_py() if high is None else max(high, ends["max"].as_py())
+                total += pc.sum(lengths).as_py()
+                present += len(lengths) - lengths.null_count
+    return {"min_length": low, "max_length": high, "mean_length": total / present if present else None}
 
 
 def _unique_and_top(con, src: str, name: str) -> tuple[int, list[dict]]:

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -35,8 +36,12 @@ def long_table() -> pa.Table:
         "big": pa.array(big),
         "score": pa.array(score, mask=missing),
         "seen": pa.array(seen.astype("datetime64[us]"), mask=missing),
+        # text: lengths in characters, slice by slice
+        "code": pc.if_else(pa.array(missing), pa.scalar(None, pa.string()), pc.binary_join_element_wise(
+            pa.array(digits).cast(pa.string()), pa.array(wide).cast(pa.string()), "é")),
     }
-    kinds = {"digits": "integer", "wide": "integer", "big": "id", "score": "float", "seen": "datetime"}
+    kinds = {"digits": "integer", "wide": "integer", "big": "id", "score": "float", "seen": "datetime",
+             "code": "text"}
     return pa.table(columns).replace_schema_metadata({b"csv_analyzer.kinds": json.dumps(kinds).encode()})
 
 
