@@ -13,6 +13,7 @@ import os
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -25,13 +26,14 @@ from app.ml.explore.dataset_file import (
     schema_layout,
     sql_path,
 )
-from app.ml.explore.numeric_profile import column_stats, correlations
+from app.ml.explore.numeric_profile import column_stats, correlations, distinct_sorted
 from app.ml.explore.predicates import as_text
 from app.ml.explore.profile_warnings import profile_warnings
 
 TOP_VALUES = 10
 WORKERS = min(4, os.cpu_count() or 2)
 LENGTH_SLICE = 1 << 20
+HASH_BATCH = 1 << 20
 
 
 def profile_dataset(path: str | os.PathLike) -> dict:
@@ -62,10 +64,16 @@ class _TableCursor:
         self.table, self.name, self._con = table, name, None
 
     def execute(self, *args, **kwargs):
+        return self._cursor().execute(*args, **kwargs)
+
+    def sql(self, query: str):
+        return self._cursor().sql(query)
+
+    def _cursor(self):
         if self._con is None:
             self._con = duck()
             self._con.register(self.name, self.table)
-        return self._con.execute(*args, **kwargs)
+        return self._con
 
     def close(self) -> None:
         if self._con is not None:
@@ -219,10 +227,20 @@ def _duplicated_rows(con, src: str, lay: Layout, columns: list[dict]) -> int:
     None when a column is complete and all distinct (an id); otherwise rows are compared on a
     64-bit hash of every column: a false match needs a hash collision (about 1 in 10^7 on a
     million distinct rows), while grouping on the columns themselves costs three times as much.
+    DuckDB streams the row hashes (8 bytes a row) into one array sorted in place: a
+    count(DISTINCT hash(...)) in SQL gives the same figure but its hash table took about 54
+    bytes a row (1 GB for 20M distinct rows).
     """
     if any(c["missing"] == 0 and c["unique"] == lay.n_rows for c in columns):
         return 0
     cols = ", ".join(ident(c) for c in lay.columns)
-    return con.execute(f"SELECT count(*) - count(DISTINCT hash({cols})) FROM {src}").fetchall()[0][
-        0
-    ]
+    reader = con.sql(f"SELECT hash({cols}) FROM {src}").to_arrow_reader(HASH_BATCH)
+    hashes = np.empty(lay.n_rows, dtype=np.uint64)
+    n = 0
+    for batch in reader:
+        part = batch.column(0).to_numpy(zero_copy_only=False)
+        hashes[n : n + len(part)] = part
+        n += len(part)
+    hashes = hashes[:n]
+    hashes.sort()
+    return n - distinct_sorted(hashes)

@@ -150,11 +150,7 @@ class _Sorted:
         return value if self.base is None else value + self.base
 
     def unique(self) -> int:
-        v, changes = self.values, 0
-        for lo in range(0, self.n - 1, SLICE):
-            hi = min(lo + SLICE, self.n - 1)
-            changes += int(np.count_nonzero(v[lo + 1 : hi + 1] != v[lo:hi]))
-        return 1 + changes
+        return distinct_sorted(self.values)
 
     def _floats(self, lo: int, m: int) -> np.ndarray:
         part = self.values[lo : lo + m]
@@ -214,6 +210,15 @@ class _Counted:
         edges = np.asarray(edges, dtype=self.values.dtype if integer else np.float64)
         starts = np.concatenate(([0], self.ends))
         return starts[np.searchsorted(self.values, edges)]
+
+
+def distinct_sorted(values: np.ndarray) -> int:
+    """The number of distinct values in a sorted array, compared SLICE at a time."""
+    n, changes = len(values), 0
+    for lo in range(0, n - 1, SLICE):
+        hi = min(lo + SLICE, n - 1)
+        changes += int(np.count_nonzero(values[lo + 1 : hi + 1] != values[lo:hi]))
+    return 1 + changes if n else 0
 
 
 def _sum(values: np.ndarray) -> float:

@@ -104,3 +104,20 @@ def test_long_narrow_table_in_memory_profile_is_the_files(table, tmp_path):
         profile["correlations"]["matrix"] = np.round(profile["correlations"]["matrix"], 9).tolist()
     assert json.dumps(in_memory, sort_keys=True) == json.dumps(stored, sort_keys=True)
     assert in_memory["n_rows"] == ROWS and in_memory["duplicated_rows"] == 0
+
+
+def test_duplicated_rows_of_a_long_table(tmp_path):
+    """Row hashes are streamed and sorted, not counted in a SQL hash table: the same figure."""
+    from app.ml.profile import HASH_BATCH
+
+    rows = HASH_BATCH + 100_000
+    i = np.arange(rows)
+    parity = pa.array(i % 2).cast(pa.string())
+    code = pc.if_else(pa.array(i % 7 == 0), pa.scalar(None, pa.string()), parity)
+    # a row equals the one 500,000 later unless one of them misses its code
+    table = pa.table({"n": pa.array(i % 500_000), "code": code})
+    expected = rows - len(table.group_by(["n", "code"]).aggregate([]))
+    path = tmp_path / "dups.parquet"
+    pq.write_table(table, path)
+    assert profile_table(table)["duplicated_rows"] == expected == profile_dataset(path)["duplicated_rows"]
+    assert expected > 0
