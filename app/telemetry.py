@@ -84,6 +84,31 @@ class AppMetrics:
         )
 
 
+def refresh_model_scores() -> None:
+    """At scrape time: the held-out score of every model from the database, whichever process
+    (a job's child process, a Celery worker) trained it."""
+    import logging
+    import math
+
+    from sqlalchemy import select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from app.extensions import db
+    from app.models import TrainedModel
+
+    try:
+        rows = db.session.execute(select(TrainedModel.id, TrainedModel.metric, TrainedModel.test_score)
+                                  .where(TrainedModel.test_score.is_not(None))).all()
+    except SQLAlchemyError:  # /metrics answers without the database
+        db.session.rollback()
+        logging.getLogger(__name__).warning("metrics: could not read the model scores", exc_info=True)
+        return
+    gauge = app_metrics().model_score
+    for model_id, metric, score in rows:
+        if math.isfinite(score):
+            gauge.labels(model_id=str(model_id), metric=metric).set(score)
+
+
 def app_metrics() -> AppMetrics:
     return current_app.extensions["app_metrics"]
 
@@ -101,4 +126,5 @@ def init_metrics(app: Flask) -> PrometheusMetrics:
     for status in ("succeeded", "failed", "cancelled"):
         app_metrics_.training_jobs.labels(status=status)  # every series exists from the start
     app.extensions["metrics_registry"] = registry
+    add_metrics_refresher(app, refresh_model_scores)
     return metrics
