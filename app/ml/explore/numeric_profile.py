@@ -297,6 +297,12 @@ def correlations(data, numeric: list[str]) -> list[list]:
             with np.errstate(invalid="ignore"):
                 centre = np.nan_to_num(np.nanmean(np.where(present, data, np.nan), axis=0))
         data -= centre
+        if present.all():  # every pair of columns shares every row: one product, not four
+            pairs += len(data)
+            sx += data.sum(axis=0)[:, None]
+            sxx += (data * data).sum(axis=0)[:, None]
+            sxy += data.T @ data
+            continue
         data[~present] = 0.0
         m = present.astype(np.float64)
         pairs += m.T @ m

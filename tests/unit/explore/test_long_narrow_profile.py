@@ -121,3 +121,15 @@ def test_duplicated_rows_of_a_long_table(tmp_path):
     pq.write_table(table, path)
     assert profile_table(table)["duplicated_rows"] == expected == profile_dataset(path)["duplicated_rows"]
     assert expected > 0
+
+
+@pytest.mark.parametrize(("values", "expected"), [
+    (["a", "b", None, "a", None, "c", "b"], 3),  # one column: repeats as its values (a missing one once)
+    ([1, 2, None, 1, None, 3], 2),
+    ([1.5, float("nan"), float("nan"), float("inf"), 1.5, None, None], 3),  # floats: hashed rows
+])
+def test_duplicated_rows_of_one_column(tmp_path, values, expected):
+    table = pa.table({"x": values})
+    path = tmp_path / "one.parquet"
+    pq.write_table(table, path)
+    assert profile_table(table)["duplicated_rows"] == expected == profile_dataset(path)["duplicated_rows"]
