@@ -78,9 +78,22 @@ def _fast_column(column: pa.Array, feature: dict, unseen: dict) -> np.ndarray | 
         new = set(pc.unique(cells).to_pylist()) - set(allowed) - {None}
         if new:
             unseen.setdefault(feature["name"], set()).update(new)
-    values = cells.to_numpy(zero_copy_only=False)
+    values = _text_objects(cells)
     values[missing] = np.nan
     return pd.Series(values, dtype="object")  # as check_rows gives it (not pandas' inferred str)
+
+
+def _text_objects(cells: pa.Array) -> np.ndarray:
+    """The strings as an object array, one Python str per distinct value (not per cell).
+
+    The same values as `cells.to_numpy(zero_copy_only=False)`, built from Arrow's dictionary
+    encoding: fewer objects to create, and each str's hash is computed once when the model's
+    caster factorises the column."""
+    encoded = pc.dictionary_encode(cells)
+    lookup = np.empty(len(encoded.dictionary) + 1, dtype=object)
+    lookup[:-1] = encoded.dictionary.to_numpy(zero_copy_only=False)
+    lookup[-1] = None
+    return lookup[pc.fill_null(encoded.indices, len(encoded.dictionary)).to_numpy(zero_copy_only=False)]
 
 
 def chunk_frame(batch: pa.RecordBatch | pa.Table, features: list[dict], offset: int) -> tuple[pd.DataFrame, list[str]]:
@@ -144,11 +157,89 @@ class Spec:
     background: pd.DataFrame | None
 
 
+def _encode_distinct(encoder, part: pd.DataFrame) -> np.ndarray:
+    """`encoder.transform(part)` with each column's distinct values encoded once, then taken.
+
+    sklearn's OrdinalEncoder and TargetEncoder look every cell of a text column up in a Python
+    dict; a chunk has few distinct labels. Both encode each column on its own, row by row, into
+    `width` adjacent output columns (TargetEncoder: one per class when multiclass), so encoding
+    a small frame of the distinct values and taking its rows by each cell's code is the same
+    array (tests/unit/test_batch_transform.py compares them).
+    """
+    n, m = part.shape
+    codes, uniques = [], []
+    for name in part.columns:
+        code, distinct = pd.factorize(part[name].to_numpy(dtype=object), use_na_sentinel=False)
+        codes.append(code)
+        uniques.append(np.asarray(distinct, dtype=object))
+    k = max(len(u) for u in uniques)
+    small = pd.DataFrame({name: pd.Series(u[np.minimum(np.arange(k), len(u) - 1)], dtype=object)
+                          for name, u in zip(part.columns, uniques, strict=True)}, copy=False)
+    encoded = np.asarray(encoder.transform(small))
+    width = encoded.shape[1] // m if m else 0
+    if encoded.ndim != 2 or width * m != encoded.shape[1]:
+        return np.asarray(encoder.transform(part))
+    out = np.empty((n, encoded.shape[1]), dtype=encoded.dtype)
+    for j, code in enumerate(codes):
+        out[:, j * width:(j + 1) * width] = encoded[code, j * width:(j + 1) * width]
+    return out
+
+
+def _distinct_encoders() -> tuple[type, ...]:
+    from sklearn.preprocessing import OrdinalEncoder, TargetEncoder
+
+    return (OrdinalEncoder, TargetEncoder)
+
+
+def model_input(pipeline, frame: pd.DataFrame) -> tuple[object, np.ndarray] | None:
+    """(estimator, X) with estimator.predict*(X) == pipeline.predict*(frame); None for other shapes.
+
+    Our saved pipelines are InputCaster -> ColumnTransformer -> estimator; this is
+    `pipeline[:-1].transform(frame)` with the label encoders' per-cell Python lookups replaced
+    by `_encode_distinct`, the other parts transformed as the ColumnTransformer does.
+    """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+
+    from app.ml.training.transformers import InputCaster
+
+    if type(pipeline) is not Pipeline or len(pipeline.steps) != 3:
+        return None
+    caster, columns, est = (step for _, step in pipeline.steps)
+    if type(caster) is not InputCaster or type(columns) is not ColumnTransformer \
+            or columns.remainder != "drop" or columns.sparse_output_:
+        return None
+    cast = caster.transform(frame)
+    blocks = []
+    encoders = _distinct_encoders()
+    for name, transformer, cols in columns.transformers_:
+        if transformer == "drop" or (isinstance(transformer, str) and name == "remainder"):
+            continue
+        if isinstance(transformer, str) or not isinstance(cols, list) \
+                or not all(isinstance(c, str) for c in cols):
+            return None
+        if not cols:
+            continue
+        part = cast[cols]
+        if type(transformer) in encoders and all(part[c].dtype == object for c in cols):
+            block = _encode_distinct(transformer, part)
+        else:
+            block = transformer.transform(part)
+        if not isinstance(block, np.ndarray):
+            return None
+        blocks.append(block)
+    if not blocks:
+        return None
+    return est, np.hstack(blocks)
+
+
 def _predict(pipeline, frame: pd.DataFrame, spec: Spec) -> tuple[list, dict[str, np.ndarray]]:
     """Labels (as written in the training file) or numbers, and the probability of each class."""
+    prepared = model_input(pipeline, frame)
+    model, data = prepared if prepared is not None else (pipeline, frame)
     if spec.task != "classification":
-        return [float(v) for v in pipeline.predict(frame)], {}
-    proba = pipeline.predict_proba(frame)
+        return [float(v) for v in model.predict(data)], {}
+    proba = model.predict_proba(data)
     order = [c.item() if isinstance(c, np.generic) else c for c in pipeline.classes_]
     labels = [order[i] for i in np.argmax(proba, axis=1)]
     index = {c: i for i, c in enumerate(order)}
@@ -168,7 +259,14 @@ def _seconds_text(column: pa.Array) -> pa.Array:
     valid = ~np.isnat(stamps)
     if (whole[valid] != stamps[valid]).any():
         return column  # fractions of a second: export.py's own formatting
+    if valid.any() and _FOUR_DIGIT_YEARS[0] <= whole[valid].min() and whole[valid].max() < _FOUR_DIGIT_YEARS[1]:
+        # Arrow's cast writes "YYYY-MM-DD HH:MM:SS" for four-digit years: the same text, faster
+        text = column.cast(pa.timestamp("s")).cast(pa.string())
+        return pc.replace_substring(text, " ", "T", max_replacements=1)
     return pa.array(np.datetime_as_string(whole), pa.string(), mask=~valid)
+
+
+_FOUR_DIGIT_YEARS = (np.datetime64("1000-01-01T00:00:00", "s"), np.datetime64("10000-01-01T00:00:00", "s"))
 
 
 @dataclass
@@ -205,6 +303,8 @@ def scored_chunks(spec: Spec, pipeline, batches, workers: int = 2) -> Iterator[C
     Python-bound input casting and the caller's CSV writing. At most workers + 1 chunks are held
     at once, whatever the input's size; a worker's failure is raised here, in order.
     """
+    from threadpoolctl import threadpool_limits
+
     pending: deque[Future] = deque()
     source = iter(batches)
     offset = 0
@@ -218,6 +318,9 @@ def scored_chunks(spec: Spec, pipeline, batches, workers: int = 2) -> Iterator[C
                 return
 
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="batch-scoring")
+    # The chunks are the parallelism: OpenMP threads inside each prediction as well would put
+    # workers x cores threads on the cores (a job process has one per core), spinning at load.
+    limits = threadpool_limits(limits=1, user_api="openmp") if workers > 1 else None
     try:
         for _ in range(max(1, workers) + 1):
             submit_next(pool)
@@ -227,3 +330,5 @@ def scored_chunks(spec: Spec, pipeline, batches, workers: int = 2) -> Iterator[C
             yield chunk
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        if limits is not None:
+            limits.restore_original_limits()
