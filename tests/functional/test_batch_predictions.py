@@ -174,6 +174,16 @@ def test_a_large_upload_runs_as_a_job_and_goes_with_the_account(app, client, api
     rows = rows_of(client.get(f"/api/v1/batch-jobs/{job_id}/download", headers=api_headers))
     assert len(rows) == 344 and rows[0]["prediction"] in ("Adelie", "Chinstrap", "Gentoo")
     assert not (folder / "input.parquet").exists()  # the output is what is kept
+    with app.app_context():  # the first rows are kept as the drift sample, with their inputs
+        from sqlalchemy import select
+
+        from app.extensions import db
+        from app.models import PredictionLog
+
+        logged = db.session.scalars(select(PredictionLog).where(PredictionLog.model_id == model_id)).all()
+        assert len(logged) >= 64 and len({p.uid for p in logged}) == len(logged)
+        assert any(p.prediction["value"] == rows[0]["prediction"] and p.inputs["island"] == rows[0]["island"]
+                   and abs(sum(p.prediction["probabilities"].values()) - 1) < 1e-6 for p in logged)
 
     # a value that is not a number far into the file fails the job, naming the row and the feature
     lines = semicolons.split(b"\n")

@@ -10,18 +10,22 @@ its user is deleted (see `_deleted_jobs_take_their_files`).
 from __future__ import annotations
 
 import io
+import logging
 import os
+import random
 import shutil
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from flask import current_app
-from sqlalchemy import event, select
+from sqlalchemy import event, func, insert, select
 from sqlalchemy.orm import Session
 
 from app import jobs, storage
@@ -34,15 +38,17 @@ from app.extensions import db
 from app.jobs import job_function
 from app.ml.export import write_csv
 from app.ml.serving import InvalidInput
-from app.models import Dataset, Job, TrainedModel, User
+from app.models import Dataset, Job, PredictionLog, TrainedModel, User
 from app.models.job import SUCCEEDED
+from app.models.user import utcnow
 
 KIND = "batch_scoring"
 FOLDER = "batch"
 INPUT = "input.parquet"
 OUTPUT = "predictions.csv"
-CHUNK_ROWS = 50_000  # rows scored at once: bounds the memory of a job whatever the file's size
+CHUNK_ROWS = 100_000  # rows scored at once: bounds the memory of a job whatever the file's size
 MAX_WARNINGS = 50
+log = logging.getLogger(__name__)
 
 
 def sync_rows() -> int:
@@ -81,9 +87,37 @@ def _sample_logger(model: TrainedModel, spec: Spec):
         rows = chunk.batch.slice(0, n).select(names).to_pylist()
         probs = ([{c: float(v[i]) for c, v in chunk.probabilities.items()} for i in range(n)]
                  if chunk.probabilities else None)
-        service.log_predictions(model, rows, chunk.labels[:n], probs)
+        _log_sample(model, rows, chunk.labels[:n], probs)
 
     return log_first
+
+
+def _log_sample(model: TrainedModel, rows: list[dict], predictions: list, probabilities: list | None) -> None:
+    """service.log_predictions' rows (rate, daily cap, inputs, prediction) in one executemany.
+
+    Up to PREDICTION_SAMPLE_MAX_PER_DAY rows: as ORM objects they took ~9 s of a loaded
+    machine before the first chunk of a job was reported; a bulk insert takes a fraction."""
+    rate = float(current_app.config.get("PREDICTION_SAMPLE_RATE", 1.0))
+    cap = int(current_app.config.get("PREDICTION_SAMPLE_MAX_PER_DAY", 10_000))
+    since = utcnow() - timedelta(days=1)
+    stored_today = db.session.scalar(select(func.count(PredictionLog.id)).where(
+        PredictionLog.model_id == model.id, PredictionLog.created_at >= since)) or 0
+    room = max(0, cap - stored_today)
+    chosen = [i for i in range(len(predictions)) if rate >= 1.0 or random.random() < rate][:room]  # noqa: S311
+    if not chosen:
+        return
+    names = [f["name"] for f in model.features]
+    now = utcnow()
+    values = []
+    for i in chosen:
+        prediction = {"value": predictions[i]}
+        if probabilities is not None:
+            prediction["probabilities"] = probabilities[i]
+        values.append({"uid": uuid.uuid4().hex, "model_id": model.id, "user_id": model.user_id, "created_at": now,
+                       "inputs": {n: service._json_safe(rows[i].get(n)) for n in names}, "prediction": prediction,
+                       "actual": None, "actual_at": None})
+    db.session.execute(insert(PredictionLog), values)
+    db.session.commit()
 
 
 def write_scored(model: TrainedModel, pipeline, batches, out, *, input_names: list[str], explain_rows: bool,
@@ -158,7 +192,8 @@ def score_upload(user: User, model_id: int, path: Path, *, explain_rows: bool = 
 
     where = ("files", "file")
     model = _checked_model(user, model_id)
-    table, _ = read_table(path, max_bytes=current_app.config["MAX_UPLOAD_MB"] * 1024 * 1024)
+    table, _ = read_table(path, max_bytes=current_app.config["MAX_UPLOAD_MB"] * 1024 * 1024,
+                          count_unique=False)  # typed columns only: no profile, no distinct counts
     _missing_columns(model, table.column_names, where)
     if table.num_rows == 0:
         raise _no_rows(where)
@@ -213,7 +248,9 @@ def _write_parquet(table: pa.Table, dest: Path) -> None:
     fd, tmp = tempfile.mkstemp(prefix=".input-", suffix=".part", dir=dest.parent)
     os.close(fd)
     try:
-        pq.write_table(table, tmp)
+        # Read once, by the job, then deleted: row groups of a chunk, no dictionaries, lz4
+        # (0.9 instead of 1.2 CPU s for the 1M-row benchmark file; a file twice the default's).
+        pq.write_table(table, tmp, row_group_size=chunk_rows(), use_dictionary=False, compression="lz4")
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, dest)
@@ -246,6 +283,8 @@ def run_batch_scoring(job_id: int, ctx) -> dict:
     path = _job_input(job)
     folder = storage.absolute(request["folder"])
     pipeline = service.loaded(model)
+    log.info("batch job %s: model loaded %.2f s after the job function started", job_id,
+             time.perf_counter() - started)
     _ = model.features, model.background, model.classes, model.task  # loaded: the row is detached below
     db.session.expunge(model)
     parquet = pq.ParquetFile(path)
@@ -254,6 +293,7 @@ def run_batch_scoring(job_id: int, ctx) -> dict:
     ctx.report_progress({"fraction": 0.0, "rows_done": 0, "message": f"Scoring {total:,} rows"})
 
     def chunk_done(done: int) -> None:
+        log.debug("batch job %s: %s rows scored at %.2f s", job_id, done, time.perf_counter() - started)
         if ctx.should_stop():
             raise BatchStopped()
         ctx.report_progress({"fraction": round(done / max(total, 1), 4), "rows_done": done,
@@ -279,6 +319,7 @@ def run_batch_scoring(job_id: int, ctx) -> dict:
     if request.get("source") == "upload":
         path.unlink(missing_ok=True)  # the output is what is kept
     service._observe(model.id, n_rows, time.perf_counter() - started)
+    log.info("batch job %s: %s rows written in %.2f s", job_id, n_rows, time.perf_counter() - started)
     return {"n_rows": n_rows, "output": storage.relative(folder / OUTPUT), "formula_cells_escaped": escaped,
             "warnings": warnings}
 

@@ -53,9 +53,12 @@ class _Plan:
 
 def read_table(src_path, overrides: dict | None = None, *, max_bytes: int | None = None,
                max_columns: int = 10_000, max_cell_bytes: int = 1_000_000,
-               work_dir: str | None = None) -> tuple[pa.Table, IngestResult]:
-    """Detect, parse and type a CSV upload; returns the table and what was found."""
-    return _read_table(src_path, overrides, max_bytes, max_columns, max_cell_bytes, work_dir, True)
+               work_dir: str | None = None, count_unique: bool = True) -> tuple[pa.Table, IngestResult]:
+    """Detect, parse and type a CSV upload; returns the table and what was found.
+
+    `count_unique=False` skips the distinct counts of number and date columns (see build_table)
+    for callers that only need the typed table, such as batch scoring."""
+    return _read_table(src_path, overrides, max_bytes, max_columns, max_cell_bytes, work_dir, count_unique)
 
 
 def _read_table(src_path, overrides, max_bytes, max_columns, max_cell_bytes, work_dir,
