@@ -31,3 +31,10 @@ def on_starting(server):
 
 def child_exit(server, worker):
     GunicornInternalPrometheusMetrics.mark_process_dead_on_child_exit(worker.pid)
+
+
+def post_worker_init(worker):
+    """Boot the local job backend's forkserver now: the first job would otherwise wait for it."""
+    backend = getattr(worker.wsgi, "extensions", {}).get("jobs")
+    if hasattr(backend, "warm_up"):
+        backend.warm_up()

@@ -52,7 +52,8 @@ def tracking_store_ready(app: Flask) -> str | None:
 # Imported once by the job forkserver, so a training job does not spend seconds of its
 # budget importing them (skops alone took 3 s on a busy machine at the first model save).
 TRAINING_PRELOAD = ("mlflow", "mlflow.sklearn", "mlflow.models", "skops.io", "sklearn.ensemble",
-                    "app.ml.training", "app.ml.tracking")
+                    "app.ml.training", "app.ml.tracking",
+                    "mlflow.store.tracking.sqlalchemy_store")  # 2 s of a job's model load (models:/ URIs)
 
 
 def count_running_jobs() -> None:
