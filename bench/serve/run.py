@@ -23,7 +23,11 @@ Goals (issue 5): server median < 10 ms for one row; throughput >= 2x mlflow mode
 1M-row batch < 15 s.
 
 Settings: BENCH_SECONDS (15, per wrk pass), BENCH_CONCURRENCY (8), BENCH_ROUNDS (2),
-BENCH_BATCH_ROWS (1000000), WEB_CONCURRENCY (gunicorn's default 2, used for both servers).
+BENCH_BATCH_ROWS (1000000), WEB_CONCURRENCY (gunicorn's default 2, used for both servers),
+BENCH_PARTS ("single,batch": which parts run; `BENCH_PARTS=batch` runs the 1M-row batch alone;
+BENCH_SKIP_BATCH=1 is the same as BENCH_PARTS=single). The batch part also prints its timeline:
+seconds from the start of the upload to the 202, the job running, each chunk reported, the job
+done and the download done.
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "8"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
 BATCH_ROWS = int(os.environ.get("BENCH_BATCH_ROWS", "1000000"))
 WORKERS = int(os.environ.get("WEB_CONCURRENCY", "2"))
+PARTS = {p.strip() for p in os.environ.get("BENCH_PARTS", "single,batch").split(",")}
 EMAIL, PASSWORD = "bench@example.com", "benchmark password"
 PENGUINS = ROOT / "app" / "sample_data" / "penguins.csv"
 
@@ -302,20 +307,33 @@ def batch(app: App, work: Path) -> dict:
     model = app.train_hgb(dataset["id"], "churned", budget=120)
     path = ingest_file()
     out = work / "scored.csv"
+    timeline: list[tuple[str, float]] = []
     start = time.perf_counter()
+
+    def mark(what: str) -> None:
+        timeline.append((what, time.perf_counter() - start))
+
     with open(path, "rb") as fh:
         r = requests.post(f"{app.base}/api/v1/models/{model['id']}/batch-predictions", headers=app.headers,
                           files={"file": (path.name, fh, "text/csv")}, timeout=900)
     if r.status_code == 202:
+        mark("202 (upload read and stored)")
         job = r.json()
+        seen: tuple = ()
         while job["status"] not in ("succeeded", "failed", "cancelled"):
             time.sleep(0.2)
             job = app.api("GET", f"/batch-jobs/{job['id']}").json()
+            state = (job["status"], (job.get("progress") or {}).get("rows_done"))
+            if state != seen:
+                seen = state
+                mark(f"{state[0]}, {state[1] or 0:,} rows done")
+        mark(f"job {job['status']}")
         if job["status"] != "succeeded":
             raise RuntimeError(f"batch job {job['id']} {job['status']}: {job.get('error')}")
         with app.api("GET", f"/batch-jobs/{job['id']}/download", stream=True) as dl, open(out, "wb") as fh:
             for chunk in dl.iter_content(1 << 20):
                 fh.write(chunk)
+        mark("download done")
         path_taken = "HTTP: upload -> 202 batch job -> poll -> download"
     elif r.status_code == 200:  # at most BATCH_SYNC_ROWS rows: the CSV is the answer
         out.write_bytes(r.content)
@@ -326,7 +344,7 @@ def batch(app: App, work: Path) -> dict:
     with open(out, "rb") as fh:
         n_lines = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 24), b""))
     return {"seconds": seconds, "rows": n_lines - 1, "path": path_taken, "model": model,
-            "file_mb": path.stat().st_size / 1e6}
+            "file_mb": path.stat().st_size / 1e6, "timeline": timeline}
 
 
 def fmt_ms(us: float | None) -> str:
@@ -365,6 +383,9 @@ def report(single: dict) -> None:
 
 
 def report_batch(b: dict) -> None:
+    print(f"batch: model {b['model']['id']} ({b['model']['algorithm']}), load average {os.getloadavg()[0]:.1f}")
+    for what, at in b["timeline"]:
+        print(f"  {at:7.2f} s  {what}")
     print(f"| batch {b['rows']:,} rows ({b['file_mb']:.0f} MB), {b['path']} | {b['seconds']:.1f} s | < 15 s |",
           flush=True)
 
@@ -381,8 +402,9 @@ def main() -> int:
         app = App(work / "instance")
         try:
             app.start()
-            report(single_row(app, work))
-            if not os.environ.get("BENCH_SKIP_BATCH"):
+            if "single" in PARTS:
+                report(single_row(app, work))
+            if "batch" in PARTS and not os.environ.get("BENCH_SKIP_BATCH"):
                 report_batch(batch(app, work))
         finally:
             stop(app.proc)
