@@ -27,6 +27,7 @@ def _init(state) -> None:
 class Drift(MethodView):
     @api_bp.arguments(DriftQuerySchema, location="query")
     @api_bp.response(200, DriftSchema)
+    @api_bp.alt_response(409, description="The model's dataset is gone and no training reference was kept.")
     def get(self, query, model_id):
         """Recent prediction inputs against the training data: PSI and a test per feature."""
         answer = service.drift_answer(api_user(), model_id, query["window"])
@@ -38,6 +39,7 @@ class Drift(MethodView):
 class Actuals(MethodView):
     @api_bp.arguments(ActualsRequestSchema)
     @api_bp.response(200, ActualsResponseSchema)
+    @api_bp.alt_response(413, description="More than 10,000 actuals in one call.")
     def post(self, body, model_id):
         """Record true values against prediction ids; live metrics over every actual so far."""
         answer = service.record_actuals(api_user(), model_id, body["actuals"])
