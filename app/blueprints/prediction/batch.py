@@ -93,7 +93,7 @@ def _sample_logger(model: TrainedModel, spec: Spec):
 
 
 def _log_sample(model: TrainedModel, rows: list[dict], predictions: list, probabilities: list | None) -> None:
-    """service.log_predictions' rows (rate, daily cap, inputs, prediction) in one executemany.
+    """sampling.log_sampled's rows (rate, daily cap, inputs, prediction) in one executemany.
 
     Up to PREDICTION_SAMPLE_MAX_PER_DAY rows: as ORM objects they took ~9 s of a loaded
     machine before the first chunk of a job was reported; a bulk insert takes a fraction."""

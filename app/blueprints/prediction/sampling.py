@@ -1,11 +1,10 @@
 """Prediction samples of the JSON endpoint without a count query on every call.
 
-`service.log_predictions` counts today's stored samples of the model before each insert
-(the PREDICTION_SAMPLE_MAX_PER_DAY cap). On the single-row hot path that is one more
-query per request, so each process keeps the count it last read plus what it stored
-since, and reads it again every REFRESH_S seconds, or on every call once the model is
-within NEAR_CAP samples of its cap (then the cap holds as strictly as before). The
-samples themselves are stored exactly as `log_predictions` stores them.
+The PREDICTION_SAMPLE_MAX_PER_DAY cap needs today's count of stored samples of the model.
+Counting before each insert is one more query per request on the single-row hot path, so
+each process keeps the count it last read plus what it stored since, and reads it again
+every REFRESH_S seconds, or on every call once the model is within NEAR_CAP samples of
+its cap (then the cap holds strictly).
 """
 
 from __future__ import annotations

@@ -8,14 +8,11 @@ for drift and live metrics.
 from __future__ import annotations
 
 import logging
-import random
 import time
-import uuid
 from datetime import timedelta
 
 import pandas as pd
 from flask import current_app
-from sqlalchemy import func, select
 
 from app.blueprints.monitoring.request_stats import record_prediction
 from app.blueprints.prediction.model_cache import model_cache
@@ -80,28 +77,6 @@ def _observe(model_id: int, n_rows: int, seconds: float) -> None:
     metrics.predictions.labels(model_id=str(model_id)).inc(n_rows)
     metrics.prediction_latency.labels(model_id=str(model_id)).observe(seconds)
     record_prediction(model_id, n_rows, seconds)  # the Monitoring page's figures (app's own store)
-
-
-def log_predictions(model: TrainedModel, rows: list, predictions: list, probabilities: list | None) -> list[str]:
-    """Ids for every prediction; a sample of them stored with their inputs (committed here)."""
-    ids = [uuid.uuid4().hex for _ in predictions]
-    rate = float(_setting("PREDICTION_SAMPLE_RATE", 1.0))
-    cap = int(_setting("PREDICTION_SAMPLE_MAX_PER_DAY", 10_000))
-    since = utcnow() - timedelta(days=1)
-    stored_today = db.session.scalar(select(func.count(PredictionLog.id)).where(
-        PredictionLog.model_id == model.id, PredictionLog.created_at >= since)) or 0
-    room = max(0, cap - stored_today)
-    names = [f["name"] for f in model.features]
-    chosen = [i for i in range(len(ids)) if rate >= 1.0 or random.random() < rate][:room]  # noqa: S311
-    for i in chosen:
-        row = rows[i] if isinstance(rows[i], dict) else {}
-        prediction = {"value": predictions[i]}
-        if probabilities is not None:
-            prediction["probabilities"] = probabilities[i]
-        db.session.add(PredictionLog(uid=ids[i], model_id=model.id, user_id=model.user_id,
-                                     inputs={n: _json_safe(row.get(n)) for n in names}, prediction=prediction))
-    db.session.commit()
-    return ids
 
 
 def _json_safe(value):
