@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -134,6 +135,44 @@ def csrf_token_from(html: str) -> str:
     )
     assert match, "no CSRF token in the page"
     return match.group(1)
+
+
+def train_in_process(app, dataset_id: int, *, target: str = "species", family: str = "logistic_regression",
+                     seed: int = 0, registered: bool = False) -> tuple[int, int]:
+    """One candidate of `family` trained in-process by the real engine and job code; (job id, best model id).
+
+    The job row ends succeeded with the job's answer. `registered` adds what a real training job
+    also gives its MLflow run: the owner/dataset/job tags and a registered model version.
+    """
+    from app.blueprints.training import job as training_job
+    from app.blueprints.training import service
+    from app.blueprints.training.tracking import make_tracker
+    from app.extensions import db
+    from app.ml.tracking import registered_model_name
+    from app.ml.training import run_search
+    from app.models import Dataset, Job
+
+    with app.app_context():
+        dataset = db.session.get(Dataset, dataset_id)
+        request = {"dataset_id": dataset_id, "version": 1, "target": target, "time_budget_s": 30,
+                   "models": [family], "max_candidates": 1, "seed": seed}
+        job = Job(user_id=dataset.user_id, kind="training", status="running", request=request,
+                  request_key=f"in-process-{dataset_id}-{target}-{family}-{seed}")
+        db.session.add(job)
+        db.session.commit()
+        frame, kinds, version = service.load_frame(dataset, 1)
+        extra = {}
+        if registered:
+            extra = {"tags": {"user": job.user_id, "dataset": dataset_id, "version": version, "job": job.id},
+                     "registered_name": registered_model_name(dataset_id, target)}
+        result = run_search(frame, kinds, service.search_request(request, **extra), on_progress=lambda p: None,
+                            should_stop=lambda: False, tracker=make_tracker())
+        background = training_job.background_rows(frame, [f["name"] for f in result.features], 0)
+        answer = training_job._keep(job, dataset, version, result, background)
+        job = db.session.get(Job, job.id)
+        job.status, job.result = "succeeded", json.loads(json.dumps(answer, default=str))
+        db.session.commit()
+        return job.id, answer["best_model_id"]
 
 
 @pytest.fixture

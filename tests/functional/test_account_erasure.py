@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, train_in_process
 from tests.functional.test_datasets_api import upload
 from tests.functional.test_training_api import PENGUINS
 
@@ -28,33 +28,7 @@ def own_tracking(app, tracking, mlflow_template):
 
 def train(app, dataset_id: int) -> int:
     """A small model trained as the training job does (tags, registry name), in-process."""
-    from app.blueprints.training import job as training_job
-    from app.blueprints.training import service
-    from app.blueprints.training.tracking import make_tracker
-    from app.extensions import db
-    from app.ml.tracking import registered_model_name
-    from app.ml.training import run_search
-    from app.models import Dataset, Job
-
-    with app.app_context():
-        dataset = db.session.get(Dataset, dataset_id)
-        request = {"dataset_id": dataset_id, "version": 1, "target": "species", "time_budget_s": 30,
-                   "models": ["logistic_regression"], "max_candidates": 1, "seed": 0}
-        job = Job(user_id=dataset.user_id, kind="training", status="running", request=request,
-                  request_key=f"k{dataset_id}")
-        db.session.add(job)
-        db.session.commit()
-        frame, kinds, version = service.load_frame(dataset, 1)
-        search = service.search_request(
-            request, tags={"user": job.user_id, "dataset": dataset_id, "version": 1, "job": job.id},
-            registered_name=registered_model_name(dataset_id, "species"))
-        result = run_search(frame, kinds, search, on_progress=lambda p: None, should_stop=lambda: False,
-                            tracker=make_tracker())
-        background = training_job.background_rows(frame, [f["name"] for f in result.features], 0)
-        answer = training_job._keep(job, dataset, version, result, background)
-        job.status, job.result = "succeeded", answer
-        db.session.commit()
-        return answer["best_model_id"]
+    return train_in_process(app, dataset_id, registered=True)[1]
 
 
 def user_with_model(app, client, make_user, make_token, email):

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 
+from tests.conftest import train_in_process
 from tests.functional.test_datasets_api import upload
 from tests.functional.test_predictions_api import ROW
 from tests.functional.test_training_api import PENGUINS
@@ -17,30 +18,9 @@ FEATURES = ["island", "bill_length_mm", "bill_depth_mm", "flipper_length_mm", "b
 
 
 def train(app, client, headers, target: str = "species", family: str = "logistic_regression") -> int:
-    """A small model on the penguins sample, trained in-process by the real engine and job code."""
-    from app.blueprints.training import job as training_job
-    from app.blueprints.training import service
-    from app.blueprints.training.tracking import make_tracker
-    from app.extensions import db
-    from app.ml.training import run_search
-    from app.models import Dataset, Job
-
-    ds = upload(client, headers, PENGUINS, "penguins.csv").json["id"]
-    with app.app_context():
-        dataset = db.session.get(Dataset, ds)
-        request = {"dataset_id": ds, "version": 1, "target": target, "time_budget_s": 30,
-                   "models": [family], "max_candidates": 1, "seed": 0}
-        job = Job(user_id=dataset.user_id, kind="training", status="running", request=request,
-                  request_key=f"drift-test-{ds}")
-        db.session.add(job)
-        db.session.commit()
-        frame, kinds, version = service.load_frame(dataset, 1)
-        result = run_search(frame, kinds, service.search_request(request), on_progress=lambda p: None,
-                            should_stop=lambda: False, tracker=make_tracker())
-        background = training_job.background_rows(frame, [f["name"] for f in result.features], 0)
-        answer = training_job._keep(job, dataset, version, result, background)
-        db.session.commit()
-        return answer["best_model_id"]
+    """A small model on the penguins sample (uploaded for it), trained in-process by the real engine and job code."""
+    dataset_id = upload(client, headers, PENGUINS, "penguins.csv").json["id"]
+    return train_in_process(app, dataset_id, target=target, family=family)[1]
 
 
 @pytest.fixture

@@ -11,6 +11,23 @@ from collections.abc import Iterator
 import yaml
 from prometheus_helpers import GRAFANA_DIR, PROMETHEUS_DIR, Prometheus, PromQLError
 
+# The metric names of the API contract (API.md, "Metrics"): the app defines them and a scrape
+# after one pass through the journey shows a series of each.
+CONTRACT_METRIC_NAMES = frozenset({
+    "flask_http_request_duration_seconds_bucket",
+    "flask_http_request_total",
+    "csv_analyzer_uploads_total",
+    "csv_analyzer_upload_bytes_bucket",
+    "csv_analyzer_ingest_duration_seconds_bucket",
+    "csv_analyzer_training_jobs_total",
+    "csv_analyzer_training_duration_seconds_bucket",
+    "csv_analyzer_jobs_running",
+    "csv_analyzer_predictions_total",
+    "csv_analyzer_prediction_latency_seconds_bucket",
+    "csv_analyzer_model_score",
+    "csv_analyzer_feature_drift_psi",
+})
+
 # --- PromQL and Grafana ----------------------------------------------------------------------
 
 GRAFANA_VARIABLES = {

@@ -18,7 +18,12 @@ from pathlib import Path
 
 import pytest
 import requests
-from monitoring_queries import monitoring_exprs, refused_queries, used_metric_names
+from monitoring_queries import (
+    CONTRACT_METRIC_NAMES,
+    monitoring_exprs,
+    refused_queries,
+    used_metric_names,
+)
 from prometheus_helpers import Prometheus, require_tool, start_node_exporter, start_prometheus
 
 from tests.live_server import ROOT, serve
@@ -28,20 +33,6 @@ pytestmark = pytest.mark.slow
 PENGUINS = ROOT / "app" / "sample_data" / "penguins.csv"
 METRICS_TOKEN = "metrics-token-for-the-journey-test"
 N_PREDICTIONS = 110  # drift needs at least 100 sampled rows (sample rate 1.0 by default)
-CONTRACT_NAMES = {
-    "flask_http_request_duration_seconds_bucket",
-    "flask_http_request_total",
-    "csv_analyzer_uploads_total",
-    "csv_analyzer_upload_bytes_bucket",
-    "csv_analyzer_ingest_duration_seconds_bucket",
-    "csv_analyzer_training_jobs_total",
-    "csv_analyzer_training_duration_seconds_bucket",
-    "csv_analyzer_jobs_running",
-    "csv_analyzer_predictions_total",
-    "csv_analyzer_prediction_latency_seconds_bucket",
-    "csv_analyzer_model_score",
-    "csv_analyzer_feature_drift_psi",
-}
 APP_PREFIXES = ("csv_analyzer_", "flask_")
 
 
@@ -173,7 +164,7 @@ def scraped(tmp_path_factory):
 
 def test_every_metric_of_the_api_contract_has_series_after_the_journey(scraped):
     prom, _ = scraped
-    missing = [name for name in sorted(CONTRACT_NAMES) if not series(prom, f'{name}{{job="web"}}')]
+    missing = [name for name in sorted(CONTRACT_METRIC_NAMES) if not series(prom, f'{name}{{job="web"}}')]
     assert not missing, f"no series after one pass through the journey: {missing}"
 
 

@@ -20,7 +20,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app import create_app
-from tests.conftest import PASSWORD, config_for, csrf_token_from
+from tests.conftest import PASSWORD, config_for, csrf_token_from, train_in_process
 from tests.functional.test_predictions_api import ROW
 from tests.functional.test_training_api import PENGUINS
 from tests.security.figures import COUNTS, count  # noqa: F401 (count is re-exported to the tests)
@@ -112,34 +112,6 @@ def browser_for(app: Flask, email: str | None) -> Browser:
         assert r.status_code in (302, 303), r.text[:500]
         csrf = csrf_token_from(client.get("/account").text)
     return Browser(client, csrf)
-
-
-def train_in_process(app: Flask, dataset_id: int, seed: int = 0) -> tuple[int, int]:
-    """A one-candidate logistic regression trained by the real engine and job code; (job, model)."""
-    from app.blueprints.training import job as training_job
-    from app.blueprints.training import service
-    from app.blueprints.training.tracking import make_tracker
-    from app.extensions import db
-    from app.ml.training import run_search
-    from app.models import Dataset, Job
-
-    with app.app_context():
-        dataset = db.session.get(Dataset, dataset_id)
-        request = {"dataset_id": dataset_id, "version": 1, "target": "species", "time_budget_s": 30,
-                   "models": ["logistic_regression"], "max_candidates": 1, "seed": seed}
-        job = Job(user_id=dataset.user_id, kind="training", status="running", request=request,
-                  request_key=f"security-{dataset_id}-{seed}")
-        db.session.add(job)
-        db.session.commit()
-        frame, kinds, version = service.load_frame(dataset, 1)
-        result = run_search(frame, kinds, service.search_request(request), on_progress=lambda p: None,
-                            should_stop=lambda: False, tracker=make_tracker())
-        background = training_job.background_rows(frame, [f["name"] for f in result.features], 0)
-        answer = training_job._keep(job, dataset, version, result, background)
-        job = db.session.get(Job, job.id)
-        job.status, job.result = "succeeded", json.loads(json.dumps(answer, default=str))
-        db.session.commit()
-        return job.id, answer["best_model_id"]
 
 
 def build_app(instance: Path, postgres_url, **overrides) -> Flask:

@@ -18,7 +18,14 @@ class JobCountsSchema(Schema):
     cancelled = fields.Integer()
 
 
-class ModelMetricsSchema(Schema):
+class LatencyPercentilesSchema(Schema):
+    """The median and 95th-percentile answer times (null when nothing was answered)."""
+
+    p50_latency_ms = fields.Float(allow_none=True)
+    p95_latency_ms = fields.Float(allow_none=True)
+
+
+class ModelMetricsSchema(LatencyPercentilesSchema):
     model_id = fields.Integer()
     algorithm = fields.String()
     task = fields.String()
@@ -26,12 +33,10 @@ class ModelMetricsSchema(Schema):
     is_champion = fields.Boolean()
     predictions = fields.Integer(metadata={"description": "Rows predicted in the window."})
     calls = fields.Integer(metadata={"description": "Prediction calls (JSON or batch) in the window."})
-    p50_latency_ms = fields.Float(allow_none=True)
-    p95_latency_ms = fields.Float(allow_none=True)
     last_prediction_at = fields.DateTime(allow_none=True, metadata={"description": "Minute of the last call (UTC)."})
 
 
-class HttpMetricsSchema(Schema):
+class HttpMetricsSchema(LatencyPercentilesSchema):
     window_minutes = fields.Integer()
     requests = fields.Integer()
     requests_per_minute = fields.Float()
@@ -40,8 +45,6 @@ class HttpMetricsSchema(Schema):
     error_rate = fields.Float(metadata={"description": "Share of 4xx and 5xx answers."})
     client_error_rate = fields.Float()
     server_error_rate = fields.Float()
-    p50_latency_ms = fields.Float(allow_none=True)
-    p95_latency_ms = fields.Float(allow_none=True)
     p99_latency_ms = fields.Float(allow_none=True)
 
 
