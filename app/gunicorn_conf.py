@@ -34,7 +34,11 @@ def child_exit(server, worker):
 
 
 def post_worker_init(worker):
-    """Boot the local job backend's forkserver now: the first job would otherwise wait for it."""
+    """Boot the local job backend's forkserver now: the first job would otherwise wait for it.
+
+    Only for JOB_BACKEND=local: with Celery the web starts no job processes, so a forkserver
+    would be an idle process (with the app's modules loaded) per worker.
+    """
     backend = getattr(worker.wsgi, "extensions", {}).get("jobs")
-    if hasattr(backend, "warm_up"):
+    if getattr(backend, "name", None) == "local":
         backend.warm_up()
