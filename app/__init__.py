@@ -51,6 +51,7 @@ def register_template_context(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     from app import models  # noqa: F401  (tables known to Alembic)
+    from app.blueprints.auth import init_login
     from app.extensions import api, csrf, db, limiter, login_manager, migrate
     from app.security import register_security
     from app.storage import init_storage
@@ -60,7 +61,7 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(_migrations_dir()))
     csrf.init_app(app)
     limiter.init_app(app)
-    _init_login(app, login_manager)
+    init_login(app, login_manager)
     api.init_app(app)
     init_metrics(app)
     register_security(app)
@@ -91,47 +92,6 @@ def _enable_sqlite_wal(engine) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
-
-
-def _init_login(app: Flask, login_manager) -> None:
-    from app.blueprints.auth.operations import load_session
-
-    login_manager.init_app(app)
-    login_manager.login_view = "auth.login"
-    login_manager.login_message = "Please sign in to continue."
-    login_manager.session_protection = "basic"
-    idle = timedelta(minutes=app.config["SESSION_IDLE_MINUTES"])
-    absolute = timedelta(hours=app.config["SESSION_ABSOLUTE_HOURS"])
-
-    @login_manager.user_loader
-    def load_user(session_secret: str):
-        return load_session(session_secret, idle=idle, absolute=absolute)
-
-    @login_manager.unauthorized_handler
-    def unauthorized():
-        """Flask-Login's flash and redirect to the login page; for htmx, HX-Redirect instead of a 302,
-        which htmx would follow itself and swap the login page into the fragment's target."""
-        from urllib.parse import urlsplit
-
-        from flask import flash, redirect, request
-        from flask_login.utils import login_url as make_login_url
-
-        from app.htmx import go, is_htmx
-
-        flash(login_manager.login_message, login_manager.login_message_category)
-        next_url = request.full_path.rstrip("?")
-        if is_htmx():
-            # back to the page the user was on, not to the fragment (or POST-only) URL
-            current = urlsplit(request.headers.get("HX-Current-URL", ""))
-            if current.netloc == request.host and current.path.startswith("/"):
-                next_url = current.path + (f"?{current.query}" if current.query else "")
-            elif request.method != "GET":
-                next_url = None
-            response = go(make_login_url(login_manager.login_view, next_url=next_url))
-            response.headers["Vary"] = "HX-Request"
-            response.headers["Cache-Control"] = "no-store"
-            return response
-        return redirect(make_login_url(login_manager.login_view, next_url=next_url))
 
 
 def register_blueprints(app: Flask) -> None:

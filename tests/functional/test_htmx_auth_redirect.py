@@ -79,3 +79,10 @@ def test_an_expired_session_on_an_htmx_poll_goes_to_login_and_back(app, client, 
     back = client.post(r.headers["HX-Redirect"], data={"email": email, "password": PASSWORD,
                                                        "csrf_token": csrf_token_from(page.text)})
     assert back.status_code in (302, 303) and back.headers["Location"].endswith("/models")
+
+
+def test_the_auth_blueprint_owns_the_unauthorized_handler(app):
+    """Where an anonymous request goes is the auth blueprint's answer, not the app factory's."""
+    from app.blueprints.auth import views
+
+    assert app.login_manager.unauthorized_callback is views.unauthorized

@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
+from flask_login.utils import login_url
 
 from app.blueprints.auth import operations as ops
 from app.blueprints.auth.forms import (
@@ -18,7 +19,7 @@ from app.blueprints.auth.forms import (
 )
 from app.errors import DomainError
 from app.extensions import db, limiter
-from app.htmx import render
+from app.htmx import go, is_htmx, render
 
 bp = Blueprint("auth", __name__)
 
@@ -30,6 +31,26 @@ def safe_next(target: str | None) -> str:
         if not parts.scheme and not parts.netloc and "\\" not in target:
             return target
     return url_for("datasets.index")
+
+
+def unauthorized():
+    """Flask-Login's flash and redirect to the login page; for htmx, HX-Redirect instead of a 302,
+    which htmx would follow itself and swap the login page into the fragment's target."""
+    manager = current_app.login_manager
+    flash(manager.login_message, manager.login_message_category)
+    next_url = request.full_path.rstrip("?")
+    if is_htmx():
+        # back to the page the user was on, not to the fragment (or POST-only) URL
+        current = urlsplit(request.headers.get("HX-Current-URL", ""))
+        if current.netloc == request.host and current.path.startswith("/"):
+            next_url = current.path + (f"?{current.query}" if current.query else "")
+        elif request.method != "GET":
+            next_url = None
+        response = go(login_url(manager.login_view, next_url=next_url))
+        response.headers["Vary"] = "HX-Request"
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    return redirect(login_url(manager.login_view, next_url=next_url))
 
 
 def _sign_in(user, remember: bool) -> None:
