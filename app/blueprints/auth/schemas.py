@@ -1,6 +1,8 @@
 """Marshmallow schemas of the auth API."""
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, validate
+
+from app import api_fields as fields
 
 
 class RegisterSchema(Schema):

@@ -1,7 +1,9 @@
 """Marshmallow schemas of the datasets API (shapes of API.md)."""
 
 from flask_smorest.fields import Upload
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, validate
+
+from app import api_fields as fields
 
 KINDS = ["integer", "float", "boolean", "categorical", "datetime", "text", "id"]
 DELIMITERS = [",", ";", "\t", "|", " "]

@@ -1,7 +1,8 @@
 """Marshmallow schemas of GET /api/v1/metrics."""
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, validate
 
+from app import api_fields as fields
 from app.blueprints.monitoring.service import MAX_MODEL_WINDOW_HOURS, MODEL_WINDOW_HOURS
 
 

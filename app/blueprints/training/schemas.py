@@ -1,7 +1,8 @@
 """Marshmallow schemas of the training and models API (shapes of API.md)."""
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, validate
 
+from app import api_fields as fields
 from app.ml.training import CLASSIFICATION_METRICS, FAMILIES, REGRESSION_METRICS
 
 TASKS = ["classification", "regression"]
