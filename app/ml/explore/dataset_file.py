@@ -24,6 +24,10 @@ KINDS = ("integer", "float", "boolean", "categorical", "datetime", "text", "id")
 STRING_KINDS = frozenset({"boolean", "categorical", "text", "id"})
 # Small row groups let DuckDB scan with every core and skip groups; 122,880 is DuckDB's own default.
 ROW_GROUP_SIZE = 122_880
+# Small data pages with a page index: the rows of a sorted page lie all over the file, and
+# DuckDB then decompresses 16 kB pages around them instead of a row group's whole column
+# (a float or date-time sort's 50 rows: about 95 -> 65 ms CPU; file 4% larger).
+PAGE_SIZE = 16 << 10
 
 _KIND_TYPES = {"integer": pa.int64(), "float": pa.float64(), "datetime": pa.timestamp("us")}
 
@@ -155,7 +159,8 @@ def write_version(table: pa.Table, kinds: dict[str, str], dest: str | os.PathLik
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            pq.write_table(table, fh, row_group_size=ROW_GROUP_SIZE)
+            pq.write_table(table, fh, row_group_size=ROW_GROUP_SIZE, data_page_size=PAGE_SIZE,
+                           write_page_index=True)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, dest)

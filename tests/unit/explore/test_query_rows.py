@@ -147,6 +147,7 @@ def test_missing_file_is_404(tmp_path):
 
 def test_write_version_is_atomic_and_keeps_kinds(tmp_path):
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
     from app.ml.explore.dataset_file import write_version
 
@@ -160,3 +161,5 @@ def test_write_version_is_atomic_and_keeps_kinds(tmp_path):
         {"a": 2, "b": None, "_row": 1},
     ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["v2.parquet"]
+    meta = pq.read_metadata(dest)  # a page index, as ingest writes (see PAGE_SIZE)
+    assert all(meta.row_group(0).column(j).has_offset_index for j in range(meta.num_columns))
