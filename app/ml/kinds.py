@@ -65,6 +65,8 @@ class Classified:
     date_format: str | None = None
     warnings: list[tuple[str, str]] = field(default_factory=list)
     distinct: int | None = None  # distinct non-missing values, when already counted
+    # (distinct values, their counts) of a string column, when counted and not too many
+    counts: tuple[pa.Array, pa.Array] | None = field(default=None, repr=False)
 
 
 def clean_strings(values: pa.ChunkedArray | pa.Array, markers_nulled: bool = False) -> pa.ChunkedArray:
@@ -230,33 +232,59 @@ def _integer_id(ints: pa.ChunkedArray, name: str, distinct: int | None = None) -
 
 
 def _classify_strings(values, name: str) -> Classified:
-    """boolean, id, text or categorical; nulls are skipped by every kernel used here."""
+    """boolean, id, text or categorical; nulls are skipped by every kernel used here.
+
+    One hash pass (value_counts) gives the distinct count, and the length and space figures
+    are taken over the distinct values weighted by their counts (the same sums as over every
+    row); the counts are kept for the profile when there are few distinct values."""
     n = len(values) - values.null_count
-    distinct = pc.count_distinct(values, mode="only_valid").as_py()
+    keys, freq = _value_counts(values)
+    distinct = len(keys)
+    counts = (keys, freq) if distinct <= KEEP_COUNTS else None
 
     def result(kind: str) -> Classified:
-        return Classified(kind, values, distinct=distinct)
+        return Classified(kind, values, distinct=distinct, counts=counts)
 
     if distinct <= 6:
-        lowered = {str(v).lower() for v in pc.unique(values).to_pylist() if v is not None}
+        lowered = {str(v).lower() for v in keys.to_pylist()}
         if any(lowered <= pair for pair in BOOLEAN_PAIRS):
             return result("boolean")
-    lengths = pc.utf8_length(values)
-    mean_len = pc.mean(lengths).as_py() or 0
+    lengths = pc.utf8_length(keys)
+    mean_len = _weighted_sum(lengths, freq) / n if n else 0
     if distinct == n and n >= 20:
         if ID_NAME.search(name or ""):
             return result("id")
         max_len = pc.max(lengths).as_py()
-        codes = pc.match_substring_regex(values, r"^[A-Za-z0-9][A-Za-z0-9_.:/#-]*$")
-        mixed = pc.match_substring_regex(values, r"\d")
+        codes = pc.match_substring_regex(keys, r"^[A-Za-z0-9][A-Za-z0-9_.:/#-]*$")
+        mixed = pc.match_substring_regex(keys, r"\d")
         if max_len <= 64 and _all(codes) and pc.mean(pc.cast(mixed, pa.int8())).as_py() >= 0.5:
             return result("id")
     if mean_len >= 30:
         return result("text")
-    spaced = pc.mean(pc.cast(pc.match_substring(values, " "), pa.int8())).as_py()
+    spaced = _weighted_sum(pc.match_substring(keys, " "), freq) / n if n else 0
     if n >= 20 and spaced >= 0.5 and distinct >= 0.5 * n:
         return result("text")
     return result("categorical")
+
+
+KEEP_COUNTS = 65_536  # distinct values whose counts a string column's result keeps
+
+
+def _value_counts(values: pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
+    """The distinct non-missing values (in order of first appearance) and how often each occurs."""
+    counted = pc.value_counts(values)
+    keys, freq = counted.field("values"), counted.field("counts")
+    if keys.null_count:
+        present = pc.is_valid(keys)
+        keys, freq = keys.filter(present), freq.filter(present)
+    return keys, freq
+
+
+def _weighted_sum(per_value: pa.Array, freq: pa.Array) -> int:
+    """The sum over all rows of a per-distinct-value figure (an integer, or True counted as 1)."""
+    if not len(per_value):
+        return 0
+    return pc.sum(pc.multiply(pc.cast(per_value, pa.int64()), freq)).as_py() or 0
 
 
 def classify_typed(values: pa.ChunkedArray, name: str = "") -> Classified | None:

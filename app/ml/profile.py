@@ -41,16 +41,19 @@ def profile_dataset(path: str | os.PathLike) -> dict:
     return _profile(path, layout(path), f"read_parquet({sql_path(path)})", duck(), {})
 
 
-def profile_table(table: pa.Table, unique: dict[str, int] | None = None) -> dict:
+def profile_table(table: pa.Table, unique: dict[str, int] | None = None,
+                  value_counts: dict | None = None) -> dict:
     """The same profile from a version still in memory (the ingest's table, kinds in its metadata).
 
     `unique`: exact distinct counts the caller already has (string columns), not counted again.
+    `value_counts`: {column: (distinct non-missing values, their counts)} the typing made for
+    string columns; their lengths, distinct count and top values then come from those alone.
     The ingest profiles its table while the Parquet file is written, instead of reading it back.
     """
     con = _TableCursor(table, f"__profile_{uuid.uuid4().hex}")
     try:
         return _profile(table, schema_layout(table.schema, table.num_rows), ident(con.name), con,
-                        unique or {})
+                        unique or {}, value_counts or {})
     finally:
         con.close()
 
@@ -81,7 +84,8 @@ class _TableCursor:
             self._con.close()
 
 
-def _profile(data, lay: Layout, src: str, con, unique: dict[str, int]) -> dict:
+def _profile(data, lay: Layout, src: str, con, unique: dict[str, int],
+             value_counts: dict | None = None) -> dict:
     n_rows = lay.n_rows
     # An id stored as int64 codes is a number to sort and range over, not to correlate.
     numeric = [c for c in lay.columns if lay.is_number(c) and lay.kinds[c] != "id"]
@@ -92,7 +96,8 @@ def _profile(data, lay: Layout, src: str, con, unique: dict[str, int]) -> dict:
         corr = pool.submit(correlations, data, numeric)
         if isinstance(data, pa.Table) and all(_arrow_text(lay, c) for c in lay.columns if lay.is_string(c)):
             # in memory: Arrow kernels on each string column, beside the number columns
-            strings = {c: pool.submit(_arrow_string_stats, data.column(c), lay.kinds[c], unique.get(c))
+            strings = {c: pool.submit(_arrow_string_stats, data.column(c), lay.kinds[c], unique.get(c),
+                                      (value_counts or {}).get(c))
                        for c in lay.columns if lay.is_string(c)}
             text = {c: f.result() for c, f in strings.items()}
         else:
@@ -171,15 +176,24 @@ def _arrow_text(lay: Layout, name: str) -> bool:
     return pa.types.is_string(lay.types[name]) or pa.types.is_large_string(lay.types[name])
 
 
-def _arrow_string_stats(column: pa.ChunkedArray, kind: str, unique: int | None) -> tuple:
+def _arrow_string_stats(column: pa.ChunkedArray, kind: str, unique: int | None,
+                        value_counts: tuple[pa.Array, pa.Array] | None = None) -> tuple:
     """(present count, length stats, unique, top values or None) of a string column in memory:
     what _text_stats and _unique_and_top give for a file (lengths in characters, top values
-    by count then by value in byte order, as DuckDB orders them)."""
-    stats = _length_stats(column)
+    by count then by value in byte order, as DuckDB orders them). `value_counts`: the column's
+    distinct non-missing values and their counts, when the caller has them."""
+    if value_counts is not None:
+        stats = _counted_length_stats(*value_counts)
+        unique = len(value_counts[0])
+    else:
+        stats = _length_stats(column)
     top = None
     if kind in ("categorical", "boolean"):
-        counts = pc.value_counts(column).flatten()
-        counts = pa.table({"v": counts[0], "c": counts[1]}).filter(pc.is_valid(counts[0]))
+        if value_counts is not None:
+            counts = pa.table({"v": value_counts[0], "c": value_counts[1]})
+        else:
+            counts = pc.value_counts(column).flatten()
+            counts = pa.table({"v": counts[0], "c": counts[1]}).filter(pc.is_valid(counts[0]))
         unique = counts.num_rows
         keys = [("c", "descending"), ("v", "ascending")]
         best = counts.take(pc.select_k_unstable(counts, min(TOP_VALUES, unique), keys)) if unique else counts
@@ -206,6 +220,17 @@ def _length_stats(column: pa.ChunkedArray) -> dict:
                 total += pc.sum(lengths).as_py()
                 present += len(lengths) - lengths.null_count
     return {"min_length": low, "max_length": high, "mean_length": total / present if present else None}
+
+
+def _counted_length_stats(values: pa.Array, counts: pa.Array) -> dict:
+    """_length_stats from the distinct values and their counts (the same integer sums)."""
+    if not len(values):
+        return {"min_length": None, "max_length": None, "mean_length": None}
+    lengths = pc.utf8_length(values)
+    ends = pc.min_max(lengths)
+    total = pc.sum(pc.multiply(pc.cast(lengths, pa.int64()), counts)).as_py()
+    return {"min_length": ends["min"].as_py(), "max_length": ends["max"].as_py(),
+            "mean_length": total / pc.sum(counts).as_py()}
 
 
 def _unique_and_top(con, src: str, name: str) -> tuple[int, list[dict]]:

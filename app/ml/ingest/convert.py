@@ -46,6 +46,7 @@ def column_names(header: list[str] | None, width: int) -> tuple[list[str], list[
 
 def build_table(names: list[str], columns: list[pa.ChunkedArray], decimal: str,
                 thousands: str | None, *, count_unique: bool = True,
+                value_counts: dict | None = None,
                 ) -> tuple[pa.Table, list[ColumnInfo], list[IngestWarning]]:
     """Classify each string column, keep its typed values, and record the kinds.
 
@@ -53,6 +54,8 @@ def build_table(names: list[str], columns: list[pa.ChunkedArray], decimal: str,
     dropped as soon as its typed version exists, which keeps the peak memory near one copy.
     `count_unique=False` leaves `unique` None for number and date columns whose kind did not
     need the count (the profile counts them exactly, from its sorted copy, for less).
+    `value_counts`, a dict, receives {name: (distinct values, counts)} of the string columns
+    whose typing counted them (few distinct values), for the profile to reuse.
     """
     def one(i: int):
         raw, columns[i] = columns[i], None
@@ -60,6 +63,8 @@ def build_table(names: list[str], columns: list[pa.ChunkedArray], decimal: str,
         if result is None:
             result = classify(clean_strings(raw, markers_nulled=True), names[i], decimal, thousands)
         del raw
+        if value_counts is not None and result.counts is not None:
+            value_counts[names[i]] = result.counts
         values = result.values
         unique = result.distinct
         if unique is None and (count_unique or not _sortable(values.type)):

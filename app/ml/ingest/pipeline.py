@@ -37,6 +37,7 @@ OVERRIDE_KEYS = {"delimiter", "encoding", "decimal", "header"}
 NO_LIMIT = 1 << 62
 ROW_GROUP_SIZE = 122_880  # DuckDB's own default, as app.ml.explore.dataset_file writes versions
 DICTIONARY_MAX = 20_000  # distinct values: 160 kB of int64s, or short strings, per dictionary
+PAGE_SIZE = 16 << 10  # as app.ml.explore.dataset_file.PAGE_SIZE: a sorted page's scattered rows
 
 
 @dataclass
@@ -62,12 +63,12 @@ def read_table(src_path, overrides: dict | None = None, *, max_bytes: int | None
 
 
 def _read_table(src_path, overrides, max_bytes, max_columns, max_cell_bytes, work_dir,
-                count_unique: bool) -> tuple[pa.Table, IngestResult]:
+                count_unique: bool, value_counts: dict | None = None) -> tuple[pa.Table, IngestResult]:
     overrides = _check_overrides(overrides or {})
     source = open_text(os.fspath(src_path), max_bytes=max_bytes or NO_LIMIT,
                        encoding=overrides.get("encoding"), work_dir=work_dir)
     try:
-        return _read(source, overrides, max_columns, max_cell_bytes, count_unique)
+        return _read(source, overrides, max_columns, max_cell_bytes, count_unique, value_counts)
     finally:
         source.cleanup()
 
@@ -85,8 +86,9 @@ def ingest_file(src_path, dest_parquet_path, *, overrides: dict | None = None, m
     """
     dest = os.fspath(dest_parquet_path)
     work_dir = os.path.dirname(os.path.abspath(dest))
+    counts: dict | None = {} if profile else None  # string columns' value counts, for the profile
     table, result = _read_table(src_path, overrides, max_bytes, max_columns, max_cell_bytes,
-                                work_dir, not profile)
+                                work_dir, not profile, counts)
     fd, tmp = tempfile.mkstemp(prefix=".ingest-", suffix=".parquet", dir=work_dir)
     os.close(fd)
     try:
@@ -95,7 +97,7 @@ def ingest_file(src_path, dest_parquet_path, *, overrides: dict | None = None, m
             with ThreadPoolExecutor(max_workers=1) as pool:
                 written = pool.submit(_write_parquet, table, tmp, dictionary)
                 try:
-                    result.profile = _profile(table, result)
+                    result.profile = _profile(table, result, counts)
                 finally:
                     written.result()
         else:
@@ -118,16 +120,17 @@ def _dictionary_columns(result: IngestResult) -> list[str]:
 
 def _write_parquet(table: pa.Table, path: str, dictionary: list[str]) -> None:
     with open(path, "wb") as fh:
-        pq.write_table(table, fh, row_group_size=ROW_GROUP_SIZE, use_dictionary=dictionary)
+        pq.write_table(table, fh, row_group_size=ROW_GROUP_SIZE, use_dictionary=dictionary,
+                       data_page_size=PAGE_SIZE, write_page_index=True)
         fh.flush()
         os.fsync(fh.fileno())
 
 
-def _profile(table: pa.Table, result: IngestResult) -> dict:
+def _profile(table: pa.Table, result: IngestResult, counts: dict | None = None) -> dict:
     from app.ml.profile import profile_table
 
     known = {c.name: c.unique for c in result.columns if c.unique is not None}
-    profile = profile_table(table, known)
+    profile = profile_table(table, known, counts)
     counted = {c["name"]: c["unique"] for c in profile["columns"]}
     for info in result.columns:
         if info.unique is None:
@@ -157,7 +160,7 @@ def _check_overrides(overrides: dict) -> dict:
 
 
 def _read(source: TextSource, overrides: dict, max_columns: int, max_cell: int,
-          count_unique: bool = True):
+          count_unique: bool = True, value_counts: dict | None = None):
     sample, whole = _sample(source.path)
     if not sample.strip():
         raise NoDataRows()
@@ -185,7 +188,7 @@ def _read(source: TextSource, overrides: dict, max_columns: int, max_cell: int,
             f"{repairs.rows_skipped} of {total} rows cannot be read (first at line {first}); "
             "check the delimiter and quote settings", line=first)
     table, infos, type_warnings = build_table(names, columns, plan.decimal, plan.thousands,
-                                              count_unique=count_unique)
+                                              count_unique=count_unique, value_counts=value_counts)
     pa.default_memory_pool().release_unused()  # the raw string columns typing replaced
     warnings += name_warnings + type_warnings + _notes_to_warnings(notes, source, repairs)
     dialect = Dialect(

@@ -55,3 +55,5 @@ def test_profile_during_ingest_is_the_stored_files_profile(tmp_path, rows):
     assert meta.num_rows == rows + 3
     assert meta.row_group(0).num_rows == min(rows + 3, ROW_GROUP_SIZE)
     assert meta.row_group(0).column(1).statistics.has_min_max
+    # a page index over small pages: a sorted page's scattered rows decompress only their pages
+    assert all(meta.row_group(0).column(j).has_offset_index for j in range(meta.num_columns))

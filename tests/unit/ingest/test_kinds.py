@@ -43,3 +43,25 @@ def test_infer_kind_on_pandas_and_typed_arrow():
     assert infer_kind(pa.array([True, False])) == "boolean"
     assert infer_kind(pa.array(range(50)), name="row_id") == "id"
     assert infer_kind(pa.array([3, 1, 2, 3])) == "integer"
+
+
+def test_string_columns_keep_their_value_counts_for_the_profile():
+    """The typing's one hash pass (value_counts) is handed to the in-memory profile, which then
+    gives the same lengths, distinct count and top values as counting the column itself."""
+    from app.ml.ingest.convert import build_table
+    from app.ml.profile import profile_table
+
+    words = ["red", "green", None, "blue", "green", "red ", "green"] * 5
+    cities = [f"city {i % 9}" for i in range(35)]
+    counts: dict = {}
+    table, infos, _ = build_table(
+        ["colour", "city"], [pa.chunked_array([pa.array(words)]), pa.chunked_array([pa.array(cities)])],
+        ".", None, value_counts=counts,
+    )
+    assert set(counts) == {"colour", "city"}
+    keys, freq = counts["colour"]
+    # counts of the stored values: "red " was trimmed to "red"
+    assert dict(zip(keys.to_pylist(), freq.to_pylist(), strict=True)) == {"red": 10, "green": 15, "blue": 5}
+    assert table.column("colour").to_pylist() == [None if w is None else w.strip() for w in words]
+    assert [i.unique for i in infos] == [3, 9]
+    assert profile_table(table, None, counts) == profile_table(table)
