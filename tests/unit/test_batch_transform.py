@@ -37,6 +37,26 @@ def test_model_input_is_the_pipelines_own_transform(models, task, family, style,
         assert np.array_equal(est.predict(X), pipeline.predict(frame))
 
 
+@pytest.mark.parametrize(("task", "family", "style", "classes"), CASES)
+def test_text_columns_encoded_once_per_distinct_value_give_the_same_input(models, task, family, style, classes):
+    from app.blueprints.prediction.chunks import chunk_input
+
+    rng = np.random.default_rng(1)
+    y = rng.choice(classes, 500) if classes else rng.normal(size=500)
+    pipeline = models.fit(task, y, family=family, style=style)
+    frame = models.frame(300, 11)
+    for name, odd in (("colour", [" red", "purple", "NA", ""]), ("town", ["elsewhere", "t3 ", "(missing)", "null"])):
+        frame.loc[rng.random(300) < 0.2, name] = rng.choice(odd)
+    batch = pa.RecordBatch.from_pandas(frame, preserve_index=False)  # "seen" as timestamps: the fast path
+    checked, _, codes = chunk_input(batch, models.features(), 0)
+    assert set(codes) == {"colour", "city", "town", "note"}
+    _, X = model_input(pipeline, checked, codes)
+    expected = pipeline[:-1].transform(checked)
+    assert X.shape == expected.shape and X.dtype == expected.dtype
+    assert np.array_equal(X, expected, equal_nan=True)
+    assert np.array_equal(X, model_input(pipeline, checked)[1], equal_nan=True)
+
+
 def test_a_chunk_scores_as_the_pipeline_predicts(models):
     y = np.random.default_rng(3).choice(["a", "b", "c"], 500)
     pipeline = models.fit("classification", y)

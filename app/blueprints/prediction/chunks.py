@@ -1,12 +1,14 @@
-"""Scoring a chunk of a batch: Arrow rows in, the model's frame, predictions and output columns out.
+"""Scoring a chunk of a batch: Arrow rows in, the model's frame, predictions and output CSV out.
 
 Plain values only (no Flask, no database): `scored_chunks` scores a few chunks ahead in worker
-threads while the caller writes the previous one, so a file of any size is scored with at most
-three chunks in memory.
+threads, each chunk down to its formula-safe CSV rows, while the caller writes the previous one,
+so a file of any size is scored with at most three chunks in memory, and the caller's thread
+(reading the input, writing bytes, reporting progress) is never the one the others wait for.
 """
 
 from __future__ import annotations
 
+import io
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -18,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from app.ml.explain import explain
+from app.ml.export import write_csv
 from app.ml.serving import MISSING, NUMERIC, InvalidInput, check_rows
 
 
@@ -39,8 +42,11 @@ def _clean_text(column: pa.Array) -> tuple[pa.Array, np.ndarray]:
         missing.to_numpy(zero_copy_only=False)
 
 
-def _fast_column(column: pa.Array, feature: dict, unseen: dict) -> np.ndarray | pd.Series:
-    """One input column as check_rows would give it, vectorised (Arrow kernels) for the usual types."""
+def _fast_column(column: pa.Array, feature: dict, unseen: dict, codes: dict) -> np.ndarray | pd.Series:
+    """One input column as check_rows would give it, vectorised (Arrow kernels) for the usual types.
+
+    A text column's cells are also kept in `codes` as (code per cell, distinct values), the
+    missing cells coded last, for model_input."""
     kind, typ = feature["kind"], column.type
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
@@ -72,46 +78,61 @@ def _fast_column(column: pa.Array, feature: dict, unseen: dict) -> np.ndarray | 
         column = column.cast(pa.string())
     elif not (pa.types.is_string(typ) or pa.types.is_large_string(typ)):
         raise _Slow()
-    cells, missing = _clean_text(column)
+    cells, _ = _clean_text(column)
     allowed = feature.get("allowed_values")
     if allowed is not None:
         new = set(pc.unique(cells).to_pylist()) - set(allowed) - {None}
         if new:
             unseen.setdefault(feature["name"], set()).update(new)
-    values = _text_objects(cells)
-    values[missing] = np.nan
-    return pd.Series(values, dtype="object")  # as check_rows gives it (not pandas' inferred str)
+    code, lookup = _text_codes(cells)
+    lookup[-1] = np.nan  # the missing cells, as check_rows gives them to the frame
+    codes[feature["name"]] = (code, lookup)
+    return pd.Series(lookup[code], dtype="object")  # as check_rows gives it (not pandas' inferred str)
 
 
 def _text_objects(cells: pa.Array) -> np.ndarray:
     """The strings as an object array, one Python str per distinct value (not per cell).
 
     The same values as `cells.to_numpy(zero_copy_only=False)`, built from Arrow's dictionary
-    encoding: fewer objects to create, and each str's hash is computed once when the model's
-    caster factorises the column."""
+    encoding: fewer objects to create."""
+    code, lookup = _text_codes(cells)
+    return lookup[code]
+
+
+def _text_codes(cells: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(code of each cell, distinct strings then None): Arrow's dictionary encoding, nulls coded last."""
     encoded = pc.dictionary_encode(cells)
     lookup = np.empty(len(encoded.dictionary) + 1, dtype=object)
     lookup[:-1] = encoded.dictionary.to_numpy(zero_copy_only=False)
     lookup[-1] = None
-    return lookup[pc.fill_null(encoded.indices, len(encoded.dictionary)).to_numpy(zero_copy_only=False)]
+    code = pc.fill_null(encoded.indices, len(encoded.dictionary)).to_numpy(zero_copy_only=False)
+    return code.astype(np.intp, copy=False), lookup
 
 
 def chunk_frame(batch: pa.RecordBatch | pa.Table, features: list[dict], offset: int) -> tuple[pd.DataFrame, list[str]]:
     """The model's input frame of a chunk and its warnings; InvalidInput names rows from `offset`."""
+    frame, warnings, _ = chunk_input(batch, features, offset)
+    return frame, warnings
+
+
+def chunk_input(batch: pa.RecordBatch | pa.Table, features: list[dict],
+                offset: int) -> tuple[pd.DataFrame, list[str], dict]:
+    """chunk_frame's frame and warnings, and its text columns as codes (see `_fast_column`)."""
     names = [f["name"] for f in features]
     unseen: dict[str, set] = {}
+    codes: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     try:
-        data = {f["name"]: _fast_column(batch.column(f["name"]), f, unseen) for f in features}
+        data = {f["name"]: _fast_column(batch.column(f["name"]), f, unseen, codes) for f in features}
     except _Slow:
         rows = _python_rows(batch.select(names))
         try:
             checked = check_rows(rows, features, max_rows=max(1, len(rows)))
         except InvalidInput as exc:
             raise InvalidInput(exc.message, _shift_rows(exc.errors, offset), status=exc.status) from exc
-        return checked.frame, checked.warnings
+        return checked.frame, checked.warnings, {}
     warnings = [f"{name}: {', '.join(sorted(map(str, values))[:5])} not seen in training; "
                 "predicted as an unknown value." for name, values in unseen.items()]
-    return pd.DataFrame(data, columns=names), warnings
+    return pd.DataFrame(data, columns=names), warnings, codes
 
 
 def _python_rows(batch) -> list[dict]:
@@ -166,18 +187,31 @@ def _encode_distinct(encoder, part: pd.DataFrame) -> np.ndarray:
     a small frame of the distinct values and taking its rows by each cell's code is the same
     array (tests/unit/test_batch_transform.py compares them).
     """
-    n, m = part.shape
     codes, uniques = [], []
     for name in part.columns:
         code, distinct = pd.factorize(part[name].to_numpy(dtype=object), use_na_sentinel=False)
         codes.append(code)
         uniques.append(np.asarray(distinct, dtype=object))
+    return _encode_coded(encoder, part, list(part.columns), codes, uniques)
+
+
+def _encode_coded(encoder, part: pd.DataFrame | None, columns: list[str], codes: list[np.ndarray],
+                  uniques: list[np.ndarray]) -> np.ndarray:
+    """`encoder.transform` of columns given as (codes, values): the values encoded, taken by code.
+
+    Each value encodes the same wherever it stands, so duplicates among `uniques` are fine;
+    `part` is the columns themselves, for an encoder whose output is not one block per column
+    (None: built from the codes)."""
+    n, m = len(codes[0]), len(columns)
     k = max(len(u) for u in uniques)
     small = pd.DataFrame({name: pd.Series(u[np.minimum(np.arange(k), len(u) - 1)], dtype=object)
-                          for name, u in zip(part.columns, uniques, strict=True)}, copy=False)
+                          for name, u in zip(columns, uniques, strict=True)}, copy=False)
     encoded = np.asarray(encoder.transform(small))
     width = encoded.shape[1] // m if m else 0
     if encoded.ndim != 2 or width * m != encoded.shape[1]:
+        if part is None:
+            part = pd.DataFrame({name: pd.Series(u[c], dtype=object)
+                                 for name, c, u in zip(columns, codes, uniques, strict=True)}, copy=False)
         return np.asarray(encoder.transform(part))
     out = np.empty((n, encoded.shape[1]), dtype=encoded.dtype)
     for j, code in enumerate(codes):
@@ -191,17 +225,19 @@ def _distinct_encoders() -> tuple[type, ...]:
     return (OrdinalEncoder, TargetEncoder)
 
 
-def model_input(pipeline, frame: pd.DataFrame) -> tuple[object, np.ndarray] | None:
+def model_input(pipeline, frame: pd.DataFrame, codes: dict | None = None) -> tuple[object, np.ndarray] | None:
     """(estimator, X) with estimator.predict*(X) == pipeline.predict*(frame); None for other shapes.
 
     Our saved pipelines are InputCaster -> ColumnTransformer -> estimator; this is
     `pipeline[:-1].transform(frame)` with the label encoders' per-cell Python lookups replaced
-    by `_encode_distinct`, the other parts transformed as the ColumnTransformer does.
+    by `_encode_distinct`, the other parts transformed as the ColumnTransformer does. With
+    `codes` (chunk_input's), a text column is cast and encoded once per distinct value and
+    taken by code: the caster and the encoders work cell by cell, so it is the same array.
     """
     from sklearn.compose import ColumnTransformer
     from sklearn.pipeline import Pipeline
 
-    from app.ml.training.transformers import InputCaster
+    from app.ml.training.transformers import NUMERIC_INPUT_KINDS, InputCaster, _as_category
 
     if type(pipeline) is not Pipeline or len(pipeline.steps) != 3:
         return None
@@ -209,7 +245,17 @@ def model_input(pipeline, frame: pd.DataFrame) -> tuple[object, np.ndarray] | No
     if type(caster) is not InputCaster or type(columns) is not ColumnTransformer \
             or columns.remainder != "drop" or columns.sparse_output_:
         return None
-    cast = caster.transform(frame)
+    kinds = caster.kinds or {}
+    coded = {name: (code, _as_category(pd.Series(lookup, dtype=object)))
+             for name, (code, lookup) in (codes or {}).items()
+             if name in kinds and kinds[name] not in NUMERIC_INPUT_KINDS and kinds[name] != "datetime"}
+    rest = {name: kind for name, kind in kinds.items() if name not in coded}
+    plain = InputCaster(rest).transform(frame) if rest else pd.DataFrame(index=frame.index)
+
+    def cast(cols: list[str]) -> pd.DataFrame:
+        return pd.DataFrame({c: pd.Series(coded[c][1][coded[c][0]], dtype=object) if c in coded else plain[c]
+                             for c in cols}, copy=False)
+
     blocks = []
     encoders = _distinct_encoders()
     for name, transformer, cols in columns.transformers_:
@@ -220,11 +266,14 @@ def model_input(pipeline, frame: pd.DataFrame) -> tuple[object, np.ndarray] | No
             return None
         if not cols:
             continue
-        part = cast[cols]
-        if type(transformer) in encoders and all(part[c].dtype == object for c in cols):
-            block = _encode_distinct(transformer, part)
+        if type(transformer) in encoders and all(c in coded for c in cols):
+            block = _encode_coded(transformer, None, cols, [coded[c][0] for c in cols], [coded[c][1] for c in cols])
         else:
-            block = transformer.transform(part)
+            part = cast(cols)
+            if type(transformer) in encoders and all(part[c].dtype == object for c in cols):
+                block = _encode_distinct(transformer, part)
+            else:
+                block = transformer.transform(part)
         if not isinstance(block, np.ndarray):
             return None
         blocks.append(block)
@@ -233,9 +282,10 @@ def model_input(pipeline, frame: pd.DataFrame) -> tuple[object, np.ndarray] | No
     return est, np.hstack(blocks)
 
 
-def _predict(pipeline, frame: pd.DataFrame, spec: Spec) -> tuple[list, dict[str, np.ndarray]]:
+def _predict(pipeline, frame: pd.DataFrame, spec: Spec,
+             codes: dict | None = None) -> tuple[list, dict[str, np.ndarray]]:
     """Labels (as written in the training file) or numbers, and the probability of each class."""
-    prepared = model_input(pipeline, frame)
+    prepared = model_input(pipeline, frame, codes)
     model, data = prepared if prepared is not None else (pipeline, frame)
     if spec.task != "classification":
         return [float(v) for v in model.predict(data)], {}
@@ -271,20 +321,36 @@ _FOUR_DIGIT_YEARS = (np.datetime64("1000-01-01T00:00:00", "s"), np.datetime64("1
 
 @dataclass
 class Chunk:
-    """One scored chunk: its output batch and what the caller logs of it."""
+    """One scored chunk: its output rows as CSV (no header) and what the caller logs of it."""
 
     offset: int
     batch: pa.RecordBatch
     labels: list
     probabilities: dict
-    output: pa.RecordBatch
+    csv: bytes
+    escaped: int  # cells made formula-safe in `csv`
     warnings: list[str]
+
+
+def csv_header(header: list[str]) -> tuple[bytes, int]:
+    """The output's header line as export.write_csv writes it, and the names it escaped."""
+    buffer = io.BytesIO()
+    escaped = write_csv(header, [], buffer)
+    return buffer.getvalue(), escaped
+
+
+def csv_rows(header: list[str], batch: pa.RecordBatch) -> tuple[bytes, int]:
+    """export.write_csv's rows of one batch (the bytes after its header line), and the cells escaped."""
+    head, head_escaped = csv_header(header)
+    buffer = io.BytesIO()
+    escaped = write_csv(header, [batch], buffer)
+    return buffer.getvalue()[len(head):], escaped - head_escaped
 
 
 def score_chunk(spec: Spec, pipeline, batch: pa.RecordBatch, offset: int) -> Chunk:
     """The output batch of one input batch: kept input columns, prediction and the rest."""
-    frame, warnings = chunk_frame(batch, spec.features, offset)
-    labels, probabilities = _predict(pipeline, frame, spec)
+    frame, warnings, codes = chunk_input(batch, spec.features, offset)
+    labels, probabilities = _predict(pipeline, frame, spec, codes)
     arrays = [_seconds_text(batch.column(n)) for n in spec.kept]
     arrays.append(pa.array([str(p) for p in labels] if spec.task == "classification" else labels))
     if spec.task == "classification":
@@ -292,8 +358,8 @@ def score_chunk(spec: Spec, pipeline, batch: pa.RecordBatch, offset: int) -> Chu
     if spec.explain_rows:
         reasons = explain(pipeline, frame, spec.background, spec.task, labels)
         arrays.append(pa.array(["; ".join(r["text"] for r in rs) for rs in reasons], pa.string()))
-    return Chunk(offset, batch, labels, probabilities, pa.RecordBatch.from_arrays(arrays, names=spec.header),
-                 warnings)
+    text, escaped = csv_rows(spec.header, pa.RecordBatch.from_arrays(arrays, names=spec.header))
+    return Chunk(offset, batch, labels, probabilities, text, escaped, warnings)
 
 
 def scored_chunks(spec: Spec, pipeline, batches, workers: int = 2) -> Iterator[Chunk]:

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import pyarrow as pa
 from flask import current_app
 
 from app.blueprints.prediction import service
 from app.blueprints.prediction.batch.config import MAX_WARNINGS
-from app.blueprints.prediction.chunks import Chunk, Spec, output_names, scored_chunks
+from app.blueprints.prediction.chunks import Chunk, Spec, csv_header, output_names, scored_chunks
 from app.blueprints.prediction.sampling import log_sampled_rows
-from app.ml.export import write_csv
 from app.models import TrainedModel
 
 
@@ -71,17 +69,16 @@ def write_scored(
     spec = make_spec(model, input_names, explain_rows)
     log_first = _sample_logger(model, spec)
     state = Scored()
-
-    def outputs() -> Iterator[pa.RecordBatch]:
-        for chunk in scored_chunks(spec, pipeline, batches):
-            log_first(chunk)  # in this thread: the database session is this thread's
-            for w in chunk.warnings:
-                if w not in state.warnings and len(state.warnings) < MAX_WARNINGS:
-                    state.warnings.append(w)
-            state.n_rows += chunk.batch.num_rows
-            if on_chunk is not None:
-                on_chunk(state.n_rows)
-            yield chunk.output
-
-    escaped = write_csv(spec.header, outputs(), out)
+    header, escaped = csv_header(spec.header)
+    out.write(header)
+    for chunk in scored_chunks(spec, pipeline, batches):  # each chunk's CSV made in a worker thread
+        out.write(chunk.csv)
+        escaped += chunk.escaped
+        log_first(chunk)  # in this thread: the database session is this thread's
+        for w in chunk.warnings:
+            if w not in state.warnings and len(state.warnings) < MAX_WARNINGS:
+                state.warnings.append(w)
+        state.n_rows += chunk.batch.num_rows
+        if on_chunk is not None:
+            on_chunk(state.n_rows)
     return state.n_rows, escaped, state.warnings
