@@ -65,12 +65,35 @@ def read_table(src_path, overrides: dict | None = None, *, max_bytes: int | None
 def _read_table(src_path, overrides, max_bytes, max_columns, max_cell_bytes, work_dir,
                 count_unique: bool, value_counts: dict | None = None) -> tuple[pa.Table, IngestResult]:
     overrides = _check_overrides(overrides or {})
-    source = open_text(os.fspath(src_path), max_bytes=max_bytes or NO_LIMIT,
-                       encoding=overrides.get("encoding"), work_dir=work_dir)
+    src_path = os.fspath(src_path)
+    # a large file is parsed while a thread checks that all of it is clean UTF-8 (the first MB
+    # decided the encoding); in the rare case it is not, it is transcoded and read again
+    source = open_text(src_path, max_bytes=max_bytes or NO_LIMIT, encoding=overrides.get("encoding"),
+                       work_dir=work_dir, defer_check=_size(src_path) > ROBUST_MAX_BYTES)
     try:
+        try:
+            read = _read(source, overrides, max_columns, max_cell_bytes, count_unique, value_counts)
+        except Exception:
+            if source.is_clean():
+                raise
+            read = None
+        if source.is_clean():
+            return read
+        del read
+        if value_counts is not None:
+            value_counts.clear()
+        pa.default_memory_pool().release_unused()
+        source = source.transcoded()
         return _read(source, overrides, max_columns, max_cell_bytes, count_unique, value_counts)
     finally:
         source.cleanup()
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0  # open_text names what is wrong
 
 
 def ingest_file(src_path, dest_parquet_path, *, overrides: dict | None = None, max_bytes: int,

@@ -14,8 +14,10 @@ import gzip
 import os
 import stat
 import tempfile
+import threading
 import zipfile
 import zlib
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from .errors import BadArchive, NotText, TooLarge
@@ -61,6 +63,21 @@ class TextSource:
     encoding: str
     control_chars_removed: int = 0
     temp_files: list[str] = field(default_factory=list)
+    # open_text(defer_check=True): whether `path` is clean UTF-8 is still being checked (a
+    # thread); if it turns out not to be, `transcoded()` gives the source to read instead.
+    pending: Future | None = field(default=None, repr=False)
+    work_dir: str | None = field(default=None, repr=False)
+
+    def is_clean(self) -> bool:
+        """Waits for a deferred check; True when there was none."""
+        return self.pending is None or self.pending.result()
+
+    def transcoded(self) -> TextSource:
+        """The transcoded copy a deferred check found necessary (its temporary file joins ours)."""
+        source = _transcode(self.path, self.encoding, self.work_dir or tempfile.gettempdir(),
+                            self.temp_files)
+        source.temp_files = self.temp_files
+        return source
 
     def cleanup(self) -> None:
         for path in self.temp_files:
@@ -69,11 +86,14 @@ class TextSource:
 
 
 def open_text(src_path: str, *, max_bytes: int, encoding: str | None = None,
-              work_dir: str | None = None) -> TextSource:
+              work_dir: str | None = None, defer_check: bool = False) -> TextSource:
     """Unwrap, check and transcode `src_path`; the caller must `cleanup()` the result.
 
     Temporary files go to `work_dir` (the destination's folder for an upload), else the
     system temporary folder: never next to a source that may be read-only or shared.
+    `defer_check=True`: a file whose first MB is UTF-8 is returned at once while a thread
+    checks the rest for invalid bytes and control characters; the caller reads it meanwhile
+    and must then ask `is_clean()`, and read `transcoded()` instead when it is not.
     """
     work_dir = work_dir or tempfile.gettempdir()
     temps: list[str] = []
@@ -85,6 +105,8 @@ def open_text(src_path: str, *, max_bytes: int, encoding: str | None = None,
             return TextSource(raw, encoding or "utf-8", 0, temps)
         _refuse_binary_magic(head)
         enc = _resolve_encoding(head, encoding)
+        if defer_check and enc in ("utf-8", "utf-8-sig"):
+            return TextSource(raw, enc, 0, temps, _in_thread(_clean_utf8, raw), work_dir)
         source = _to_utf8(raw, enc, work_dir, temps)
         source.temp_files = temps
         return source
@@ -258,10 +280,28 @@ def _decodes(data: bytes, encoding: str) -> bool:
         return False
 
 
+def _in_thread(fn, *args) -> Future:
+    """`fn(*args)` run in a daemon thread (its exception, if any, raised by `result()`)."""
+    future: Future = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(fn(*args))
+        except BaseException as exc:  # handed to whoever waits for the result
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="utf8-check", daemon=True).start()
+    return future
+
+
 def _to_utf8(raw: str, encoding: str, work_dir: str, temps: list[str]) -> TextSource:
     """Reuse `raw` when it is clean UTF-8, else write a transcoded copy without control chars."""
     if encoding in ("utf-8", "utf-8-sig") and _clean_utf8(raw):
         return TextSource(raw, encoding)
+    return _transcode(raw, encoding, work_dir, temps)
+
+
+def _transcode(raw: str, encoding: str, work_dir: str, temps: list[str]) -> TextSource:
     if encoding == "utf-8" and not _valid_utf8(raw):
         encoding = "cp1252"  # a late invalid byte: the sample was ASCII-only
     path = _new_temp(work_dir, temps, ".csv")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from app.ml.ingest import CellTooLarge, pipeline, read_table
@@ -59,3 +61,32 @@ def test_a_late_value_that_does_not_fit_the_first_blocks_type(tmp_path, monkeypa
     fast, fast_result = read_table(path)
     assert fast.equals(careful)
     assert [c.kind for c in fast_result.columns] == [c.kind for c in careful_result.columns]
+
+
+@pytest.mark.parametrize("late", [b"7,caf\xe9,1.5\n", b"7,ca\x00f\x07,1.5\n"])  # cp1252; NUL and BEL
+def test_a_large_file_is_checked_for_utf8_while_it_is_parsed(tmp_path, monkeypatch, late):
+    """Past the first MB (which decided UTF-8) an invalid byte or a control character: the
+    check running beside the parse finds it, and the file is transcoded and read again, with
+    the answer the checked-first order gave (encoding, cleaned value, warning)."""
+    from app.ml.ingest import source
+
+    threads = []
+    check = source._clean_utf8
+    monkeypatch.setattr(
+        source, "_clean_utf8", lambda p: threads.append(threading.current_thread().name) or check(p)
+    )
+    path = tmp_path / "late.csv"
+    body = b"".join(b"%d,name%d,%d.5\n" % (i % 5, i % 7, i) for i in range(70_000))  # ~1.3 MB
+    path.write_bytes(b"k,name,v\n" + body + late)
+    careful, careful_result = read_table(path)  # small: checked before it is read
+    assert threads == ["MainThread"]
+    monkeypatch.setattr(pipeline, "ROBUST_MAX_BYTES", -1)
+    work = tmp_path / "work"
+    work.mkdir()
+    deferred, deferred_result = read_table(path, work_dir=str(work))
+    assert threads[1] == "utf8-check"
+    assert deferred.equals(careful)
+    assert deferred.column("name")[-1].as_py() == ("café" if b"\xe9" in late else "caf")
+    assert deferred_result.dialect == careful_result.dialect
+    assert deferred_result.warnings == careful_result.warnings
+    assert not list(work.iterdir())  # the transcoded copy is gone
