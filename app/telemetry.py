@@ -7,11 +7,14 @@ gunicorn, PROMETHEUS_MULTIPROC_DIR makes the exporter merge every worker's files
 from __future__ import annotations
 
 import hmac
+import os
 from dataclasses import dataclass
 from functools import wraps
 
 from flask import Flask, current_app, request
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_flask_exporter import PrometheusMetrics
 
 from app.errors import error_response
@@ -84,6 +87,78 @@ class AppMetrics:
         )
 
 
+MODEL_LABELLED = ("predictions", "prediction_latency", "model_score", "feature_drift")  # model_id label
+
+
+def _multiprocess() -> bool:
+    return "PROMETHEUS_MULTIPROC_DIR" in os.environ or "prometheus_multiproc_dir" in os.environ
+
+
+def forget_model(model_id: int) -> None:
+    """Drop a deleted model's series from this process's metrics.
+
+    Under gunicorn (PROMETHEUS_MULTIPROC_DIR) prometheus_client cannot remove a label set: the
+    values stay in every process's files. There /metrics leaves out the series of models that no
+    longer exist instead (`LiveModelsOnly`), which also covers models deleted by another process.
+    """
+    if _multiprocess():
+        return
+    metrics = current_app.extensions.get("app_metrics")
+    if metrics is None:
+        return
+    for name in MODEL_LABELLED:
+        getattr(metrics, name).remove_by_labels({"model_id": str(model_id)})
+
+
+class LiveModelsOnly:
+    """A collector of `source`'s metrics without the samples of models not in `live` (ids as text)."""
+
+    def __init__(self, source, live: set[str]):
+        self.source = source
+        self.live = live
+
+    def collect(self):
+        for family in self.source.collect():
+            family.samples = [s for s in family.samples
+                              if s.labels.get("model_id") is None or s.labels["model_id"] in self.live]
+            yield family
+
+
+def live_model_ids() -> set[str] | None:
+    """The ids of the models that exist (None when the database cannot say)."""
+    from sqlalchemy import select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from app.extensions import db
+    from app.models import TrainedModel
+
+    try:
+        return {str(i) for i in db.session.scalars(select(TrainedModel.id))}
+    except SQLAlchemyError:
+        db.session.rollback()
+        return None
+
+
+class AppPrometheusMetrics(PrometheusMetrics):
+    """prometheus-flask-exporter whose /metrics leaves out the series of deleted models."""
+
+    def generate_metrics(self, accept_header=None, names=None):
+        live = live_model_ids()
+        if live is None:
+            return super().generate_metrics(accept_header, names)
+        if _multiprocess():
+            source = CollectorRegistry()
+            MultiProcessCollector(source)
+        else:
+            source = self.registry
+        if names:
+            source = source.restricted_registry(names)
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(LiveModelsOnly(source, live))
+        encode, content_type = choose_encoder(accept_header)
+        return encode(registry).decode("utf-8"), content_type
+
+
 def refresh_model_scores() -> None:
     """At scrape time: the held-out score of every model from the database, whichever process
     (a job's child process, a Celery worker) trained it."""
@@ -115,7 +190,7 @@ def app_metrics() -> AppMetrics:
 
 def init_metrics(app: Flask) -> PrometheusMetrics:
     registry = CollectorRegistry(auto_describe=True)
-    metrics = PrometheusMetrics(
+    metrics = AppPrometheusMetrics(
         app, registry=registry, group_by="url_rule", defaults_prefix="flask",
         metrics_decorator=_require_metrics_token,
         excluded_paths=["^/static/", "^/healthz$", "^/readyz$"],

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from app import storage
 from app.extensions import db
 from app.models import Job, PredictionLog, TrainedModel, User
+from app.telemetry import forget_model
 
 log = logging.getLogger(__name__)
 USER_TAG = "user"  # app.blueprints.training.job tags every run with the owner's id
@@ -53,6 +54,7 @@ def erase_models_and_jobs(user: User) -> None:
     for model in models:
         if cache is not None:
             cache.evict(model.id)
+        forget_model(model.id)
     if (run_ids or models or user_jobs) and _store_exists(current_app.config):
         erase_tracking(current_app.config, user.id, run_ids, model_uris)  # runs come only from jobs
 

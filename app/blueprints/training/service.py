@@ -13,6 +13,7 @@ from app.extensions import db
 from app.ml.explore import read_kinds
 from app.ml.training import SearchRequest, preview_training
 from app.models import Dataset, Job, TrainedModel, User
+from app.telemetry import forget_model
 
 KIND = "training"
 REQUEST_FIELDS = ("dataset_id", "version", "target", "task", "time_budget_s", "max_candidates",
@@ -127,6 +128,7 @@ def delete_model(model: TrainedModel) -> None:
     cache = current_app.extensions.get("model_cache")
     if cache is not None:
         cache.evict(model.id)
+    forget_model(model.id)  # its prediction, latency, score and drift series leave /metrics
 
 
 def cancel(job: Job) -> Job:
