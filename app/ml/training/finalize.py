@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pandas as pd
+from sklearn.base import clone
 from threadpoolctl import threadpool_limits
 
 from app.ml.training.candidates import OPENMP_THREADS, fit_limited, make_pipeline
@@ -37,8 +39,8 @@ def _refit(ranked, data, request, prep, cardinality, task, clock, should_stop, p
     The best family gets half of what is left; the others share the rest. A family that
     cannot even refit on one fold's worth of rows in time is dropped (never the best).
     """
-    X_dev, y_dev, _, _, X_search, _, folds = data
-    n_fold_rows = len(X_search) * (len(folds) - 1) / len(folds)
+    X_dev, y_dev, _, _, _, _, folds = data
+    n_fold_rows = len(folds[0][0])
     kept: dict[str, KeptModel] = {}
     for i, cand in enumerate(ranked):
         if should_stop():
@@ -74,7 +76,7 @@ def _ensemble(kept, best, y_search, task, metric, classes):
                                        classes)
     top = max(best[n].cv_score for n in names)
     used = [(n, c) for n, c in zip(names, counts, strict=True) if c]
-    if len(used) < 2 or ens_score < top + MIN_GAIN:
+    if len(used) < 2 or ens_score < top + MIN_GAIN - 1e-12:
         return None
     model = WeightedEnsemble([kept[n].pipeline for n, _ in used], [c for _, c in used], task)
     model.fit(None)
@@ -99,6 +101,43 @@ def _evaluate(order, X_test, y_test, task, metric, classes, base, seed, clock):
             deadline=clock.deadline - save_seconds(order[0].pipeline) - 1.0)
 
 
+def _refit_full(order, kept, data, clock, reserve, should_stop, progress) -> None:
+    """Refit the kept models on all rows (dev + held-out) with the same settings and weights.
+
+    The held-out metrics were measured before (they describe the model fitted on the dev
+    rows). Best first; a model whose estimated refit does not fit before `deadline - reserve`
+    keeps its dev-rows fit (`refit_note` says why). An ensemble is refitted through its members.
+    """
+    X_dev, y_dev, X_test, y_test = data
+    X_all = pd.concat([X_dev, X_test])
+    y_all = np.concatenate([np.asarray(y_dev), np.asarray(y_test)])
+    n_all = len(X_all)
+    fresh: dict[str, object] = {}
+    for model in order:
+        members = list(model.params) if model.family == ENSEMBLE else [model.family]
+        todo = [n for n in members if n not in fresh]
+        estimate = sum(REFIT_SAFETY * kept[n].fit_time_s * n_all / max(kept[n].trained_rows, 1)
+                       + 0.05 for n in todo)
+        if should_stop() or clock.now() + estimate > clock.deadline - reserve:
+            model.refit_note = (f"not refitted on all {n_all:,} rows: about {estimate:.1f} s "
+                                "did not fit in the time left")
+            continue
+        progress.update(message=f"Refitting {model.algorithm.lower()} on all rows")
+        for name in todo:
+            pipe = clone(kept[name].pipeline)
+            started = time.perf_counter()
+            fit_limited(pipe, X_all, y_all)
+            fresh[name] = (pipe, round(time.perf_counter() - started, 3))
+        if model.family == ENSEMBLE:
+            model.pipeline = WeightedEnsemble([fresh[n][0] for n in members],
+                                              list(model.pipeline.weights), model.pipeline.task)
+            model.pipeline.fit(None)
+            model.fit_time_s = round(sum(fresh[n][1] for n in members), 3)
+        else:
+            model.pipeline, model.fit_time_s = fresh[model.family]
+        model.trained_rows, model.refit_full = n_all, True
+
+
 def finalize(*, best, task, metric, prep, request, data, classes, cardinality, clock,
              should_stop, tracker, parent, tags, progress) -> SearchResult:
     X_dev, y_dev, X_test, y_test, _X_search, y_search, _folds = data
@@ -119,6 +158,10 @@ def finalize(*, best, task, metric, prep, request, data, classes, cardinality, c
     progress.update(message="Measuring on the held-out rows")
     with threadpool_limits(OPENMP_THREADS):
         _evaluate(order, X_test, y_test, task, metric, classes, base, request.seed, clock)
+    if request.refit_full:
+        reserve = 1.0 + (1.5 * save_seconds(order[0].pipeline) if tracker else 0.0)
+        _refit_full(order, kept, (X_dev, y_dev, X_test, y_test), clock, reserve, should_stop,
+                    progress)
     example = X_dev.head(INPUT_EXAMPLE_ROWS)
     result = SearchResult(
         task=task, reason=prep.reason, metric=metric, greater_is_better=greater,
@@ -129,6 +172,9 @@ def finalize(*, best, task, metric, prep, request, data, classes, cardinality, c
         candidates=[], n_train=len(X_dev), n_test=len(X_test),
         dropped_missing_target=prep.dropped_missing_target, elapsed_s=0.0,
         stopped_by_deadline=False, parent_run_id=parent, input_example=example)
+    result.warnings += [f"{m.algorithm} was {m.refit_note}; it stays fitted on the "
+                        f"{m.trained_rows:,} rows its held-out figures describe."
+                        for m in order if m.refit_note]
     if tracker:
         _track(tracker, result, order, example, parent, tags, request, clock, progress)
     return result

@@ -30,6 +30,8 @@ class SearchRequest:
     test_size: float = 0.2
     tags: dict = field(default_factory=dict)  # user, dataset, version: copied to every run
     registered_name: str | None = None  # Model Registry name for the champion
+    # After the held-out measurement, refit the kept models on all rows when time allows.
+    refit_full: bool = True
 
     def checked(self, task: str) -> str:
         """Validate bounds for the resolved task; return the metric to optimise."""
@@ -72,6 +74,10 @@ class KeptModel:
     charts: dict = field(default_factory=dict)
     feature_importance: list = field(default_factory=list)
     trained_rows: int = 0
+    # True when the pipeline was refitted on dev + held-out rows after its held-out metrics
+    # were measured (those metrics describe the dev-rows fit); refit_note says why not.
+    refit_full: bool = False
+    refit_note: str = ""
     model_uri: str | None = None
     run_id: str | None = None
 

@@ -25,6 +25,11 @@ ROWS_PER_BUDGET_SECOND = 150
 MIN_SEARCH_ROWS, MAX_SEARCH_ROWS = 2_000, 30_000
 # Rows for the rescue candidate when nothing finished in time (a cheap model on a sample).
 RESCUE_ROWS = 2_000
+# One-standard-error rule: family -> (parameter, +1 if smaller is more regularised).
+REGULARISATION = {"logistic_regression": ("C", 1)}
+SE_METRICS = {"accuracy", "balanced_accuracy"}
+# Families whose refit on all rows the final reserve plans for (best first).
+FULL_REFIT_PLANNED = 3
 # Share of the budget always left for refitting, reporting and logging the kept models.
 MIN_FINAL_SHARE, MAX_FINAL_SHARE = 0.25, 0.6
 
@@ -161,7 +166,8 @@ def run_search(df: pd.DataFrame, kinds: dict, request: SearchRequest, *,
             if cand.status == "ok":
                 _remember(cand, best, per_fold, len(folds))
                 clock.final_reserve = _final_reserve(best, per_fold, clock, len(X_dev),
-                                                     len(X_search), len(folds), tracker)
+                                                     len(X_test), len(folds[0][0]), tracker,
+                                                     request.refit_full)
             if tracker:
                 tracker.log_candidate(parent, cand.name, _cand_params(cand),
                                       _cand_metrics(cand), {**tags, "status": cand.status,
@@ -169,6 +175,7 @@ def run_search(df: pd.DataFrame, kinds: dict, request: SearchRequest, *,
             top = max(best.values(), key=lambda c: c.cv_score, default=None)
             progress.update(candidates_done=len(candidates),
                             best_score=natural(top.cv_score, metric, greater) if top else None)
+        _one_standard_error(candidates, best, metric, len(y_search))
         if not best and not should_stop():
             rescue = _rescue(len(candidates), families, request, prep, cardinality, task,
                              metric, classes, X_search, y_search, should_stop)
@@ -229,21 +236,48 @@ def _remember(cand: Candidate, best: dict, per_fold: dict, n_folds: int) -> None
     per_fold[name] = cand.fit_time_s / n_folds
     if "n_estimators" in cand.params:
         per_fold[name + ":trees"] = cand.params["n_estimators"]
-    # Only the best of each family keeps its out-of-fold predictions (for the ensemble).
+    # Only the best of each family keeps its out-of-fold predictions (for the ensemble);
+    # linear candidates keep theirs for the one-standard-error choice (small arrays).
+    keep = cand.family.name in REGULARISATION
     old = best.get(name)
     if old is None or cand.cv_score > old.cv_score:
         best[name] = cand
-        if old is not None:
+        if old is not None and not keep:
             old.oof = None
-    else:
+    elif not keep:
         cand.oof = None
 
 
-def _final_reserve(best, per_fold, clock, n_dev, n_search, n_folds, tracker) -> float:
-    """Seconds to keep for the final phase: refits scaled to the full rows, reporting, and
-    (when tracking) saving the likely best model."""
-    fold_rows = n_search * (n_folds - 1) / n_folds
+def _one_standard_error(candidates: list, best: dict, metric: str, n_rows: int) -> None:
+    """Linear families: keep the most regularised candidate whose CV accuracy is within one
+    standard error of the family's best (Breiman's rule; on small data the 'best' C often
+    wins its folds by a row or two and then generalises worse)."""
+    if metric not in SE_METRICS:
+        return
+    for name, (param, stronger) in REGULARISATION.items():
+        top = best.get(name)
+        if top is None:
+            continue
+        # Agresti-Coull: a sensible error even when the best is right on every row.
+        p = (top.cv_metrics[metric] * n_rows + 2) / (n_rows + 4)
+        se = float(np.sqrt(p * (1 - p) / (n_rows + 4)))
+        close = [c for c in candidates if c.family.name == name and c.status == "ok"
+                 and c.oof is not None and c.cv_score >= top.cv_score - se]
+        pick = min(close, key=lambda c: (stronger * c.params[param], c.index))
+        for c in candidates:
+            if c.family.name == name and c is not pick:
+                c.oof = None
+        best[name] = pick
+
+
+def _final_reserve(best, per_fold, clock, n_dev, n_test, fold_rows, tracker,
+                   refit_full) -> float:
+    """Seconds to keep for the final phase: refits scaled to the dev rows (and, with
+    refit_full, again to all rows), reporting, and (when tracking) saving the best model."""
     refits = sum(per_fold[name] * n_dev / fold_rows for name in best)
+    if refit_full:  # the full refit is planned for the likely ensemble members only
+        top = sorted(best.values(), key=lambda c: -c.cv_score)[:FULL_REFIT_PLANNED]
+        refits += sum(per_fold[c.family.name] * (n_dev + n_test) / fold_rows for c in top)
     wanted = 1.3 * refits + 0.5 * len(best) + 1.0
     if tracker is not None:
         wanted += 1.5 * max(c.save_s for c in best.values())

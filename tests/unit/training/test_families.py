@@ -36,3 +36,15 @@ def test_regressor_family(name, frame):
 def test_options_outside_the_allow_list_are_refused():
     with pytest.raises(ValueError, match="not allowed"):
         CLASSIFIERS["random_forest"].build({"n_jobs": -1, "warm_start": True}, 0)
+
+
+def test_ensemble_selection_breaks_accuracy_ties_by_log_loss():
+    import numpy as np
+
+    from app.ml.training.ensemble import select_weights
+    y = np.array(["a", "b", "a", "b"], dtype=object)
+    classes = np.array(["a", "b"], dtype=object)
+    sure = np.array([[0.9, 0.1], [0.1, 0.9], [0.9, 0.1], [0.9, 0.1]])  # 3 of 4, one badly wrong
+    mild = np.array([[0.6, 0.4], [0.4, 0.6], [0.6, 0.4], [0.55, 0.45]])  # 3 of 4, mildly wrong
+    counts, score = select_weights([sure, mild], y, "classification", "accuracy", classes)
+    assert counts[1] > 0 and score == 0.75  # same accuracy: the lower log loss is chosen

@@ -133,3 +133,44 @@ def test_when_nothing_finishes_in_time_a_cheap_rescue_model_is_kept(frame, kinds
 def test_every_default_candidate_succeeds_for_regression(frame, kinds):
     result, _ = _search(frame, kinds, target="amount", families=None, max_candidates=5)
     assert [c["status"] for c in result.candidates] == ["ok"] * 5
+
+
+def test_kept_models_are_refitted_on_all_rows_after_the_held_out_measurement(frame, kinds):
+    result, _ = _search(frame, kinds)
+    plain, _ = _search(frame, kinds, refit_full=False)
+    assert result.best.refit_full and not plain.best.refit_full
+    assert result.best.trained_rows == result.n_train + result.n_test
+    assert plain.best.trained_rows <= plain.n_train
+    # The held-out figures describe the dev-rows fit, measured before the refit.
+    assert result.best.test_metrics == plain.best.test_metrics
+
+
+def test_refit_on_all_rows_is_skipped_and_said_when_it_would_not_fit(frame, kinds,
+                                                                      monkeypatch):
+    from app.ml.training import finalize
+    monkeypatch.setattr(finalize, "REFIT_SAFETY", 1e6)  # every refit now looks far too slow
+    result, _ = _search(frame, kinds)
+    assert not result.best.refit_full and result.best.trained_rows <= result.n_train
+    assert any("not refitted on all" in w for w in result.warnings)
+
+
+
+def test_linear_model_keeps_the_most_regularised_candidate_within_one_standard_error():
+    import numpy as np
+
+    from app.ml.training.candidates import Candidate
+    from app.ml.training.search import _one_standard_error
+    lr = CLASSIFIERS["logistic_regression"]
+
+    def cand(i, c, acc):
+        return Candidate(i, lr, {"C": c}, status="ok", cv_metrics={"accuracy": acc},
+                         cv_score=acc, oof=np.zeros((4, 2)))
+
+    cands = [cand(0, 1.0, 0.990), cand(1, 20.0, 0.996), cand(2, 0.01, 0.90)]
+    best = {"logistic_regression": cands[1]}
+    _one_standard_error(cands, best, "accuracy", n_rows=275)  # one SE here is about 0.006
+    assert best["logistic_regression"] is cands[0]  # C=1 ties within noise; C=0.01 does not
+    assert cands[0].oof is not None and cands[1].oof is None
+    best = {"logistic_regression": cands[1]}
+    _one_standard_error(cands, best, "log_loss", n_rows=275)  # not a count-of-rows metric
+    assert best["logistic_regression"] is cands[1]
