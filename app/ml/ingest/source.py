@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from .errors import BadArchive, NotText, TooLarge
 
 CHUNK = 8 << 20
+CHECK_CHUNK = 1 << 20  # the check runs beside the parse: small reads keep its memory out of the peak
 SAMPLE = 1 << 20
 CONTROL_BYTES = bytes([*range(0, 9), 11, 12, *range(14, 32), 127])
 CONTROL_TABLE = {c: None for c in CONTROL_BYTES}
@@ -327,7 +328,7 @@ def _transcode(raw: str, encoding: str, work_dir: str, temps: list[str]) -> Text
 def _clean_utf8(path: str) -> bool:
     decoder = codecs.getincrementaldecoder("utf-8")()
     with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
+        while chunk := fh.read(CHECK_CHUNK):
             if len(chunk.translate(None, CONTROL_BYTES)) != len(chunk):
                 return False
             if chunk.isascii() and not decoder.getstate()[0]:
