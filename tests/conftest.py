@@ -13,7 +13,7 @@ import pytest
 
 from app import create_app
 from config import TestConfig
-from tests.live_server import live_server  # noqa: F401 (a fixture for browser and integration tests)
+from tests.live_server import live_instance, live_server  # noqa: F401 (fixtures for browser and integration tests)
 
 PASSWORD = "correct horse battery"
 

@@ -6,7 +6,8 @@ batch-scoring job); an argument the walk cannot fill fails the test and says wha
 loaded until the network is idle (htmx lazy loads, charts), as:
 - anonymous: the login and registration pages;
 - the owner of the objects: every other page, then the logout page, whose button signs out;
-- an admin (the first account of this server's own installation): the admin pages and the lists.
+- an admin (made by `flask create-user --admin`, on the browser tests' shared server): the admin pages
+  and the lists.
 """
 
 from __future__ import annotations
@@ -15,14 +16,13 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import pytest
 import requests
 from playwright.sync_api import expect
 
 from tests.conftest import config_for
 from tests.functional.test_predictions_api import ROW
 from tests.functional.test_training_api import PENGUINS
-from tests.live_server import serve
+from tests.live_server import flask_cli, server_env
 
 PASSWORD = "a long enough password"
 ADMIN_EMAIL = "walk-admin@example.com"
@@ -48,13 +48,6 @@ ENDPOINT_ARGUMENTS = {"prediction.batch_job": {"job_id": "batch_job"}}
 HOW_TO_ADD = ("{rule} ({endpoint}): the CSP walk cannot fill <{argument}>. Add it to ARGUMENTS (or the "
               "endpoint to ENDPOINT_ARGUMENTS) in tests/browser/test_csp_walk.py with an object the walking "
               "user owns, or to NOT_PAGES with the reason if it is not an HTML page.")
-
-
-@pytest.fixture(scope="module")
-def live_server(tmp_path_factory):
-    """A server of its own (overrides the shared one for this module): its first account is its admin."""
-    with serve(tmp_path_factory.mktemp("csp-walk-instance")) as base_url:
-        yield base_url
 
 
 def get_routes(tmp_path: Path) -> list[tuple[str, str, list[str]]]:
@@ -111,10 +104,11 @@ def wait_for(base: str, path: str, token: str, timeout: float = 240) -> dict:
         time.sleep(1)
 
 
-def make_objects(base: str) -> dict[str, int]:
-    for email in (ADMIN_EMAIL, OWNER_EMAIL):  # the first account of an installation is its admin
-        call(base, "POST", "/api/v1/auth/register", json={"email": email, "password": PASSWORD},
-             expect_status=201)
+def make_objects(base: str, instance: Path) -> dict[str, int]:
+    # the server is shared with the other browser tests: its first account may be anyone's
+    flask_cli(server_env(instance), ["create-user", "--email", ADMIN_EMAIL, "--password", PASSWORD, "--admin"])
+    call(base, "POST", "/api/v1/auth/register", json={"email": OWNER_EMAIL, "password": PASSWORD},
+         expect_status=201)
     token = call(base, "POST", "/api/v1/auth/tokens", json={"email": OWNER_EMAIL, "password": PASSWORD,
                                                             "name": "walk"}, expect_status=201)["token"]
     dataset = call(base, "POST", "/api/v1/datasets", token, expect_status=201,
@@ -147,7 +141,9 @@ def visit(page, who: str, endpoint: str, url: str, problems: list[str]) -> None:
     """Load `url` until the network is idle; any console error, failed request or CSP report is a problem."""
     problems_before = len(problems)
     try:
-        response = page.goto(url, wait_until="networkidle")
+        # a generous timeout: this test is about the CSP, not speed (the admin page sizes every
+        # model's artifacts through MLflow, slow on a loaded machine with the other tests' models)
+        response = page.goto(url, wait_until="networkidle", timeout=60_000)
     except Exception as exc:  # a download or a navigation error: say which page
         problems.append(f"{who} {url} ({endpoint}): could not be loaded as a page: {exc}")
         return
@@ -163,9 +159,9 @@ def visit(page, who: str, endpoint: str, url: str, problems: list[str]) -> None:
         print("PROBLEM", problem)
 
 
-def test_every_page_works_under_the_csp(page, live_server, tmp_path):
+def test_every_page_works_under_the_csp(page, live_server, live_instance, tmp_path):
     routes = get_routes(tmp_path)
-    objects = make_objects(live_server)
+    objects = make_objects(live_server, live_instance)
     walk = pages_to_walk(routes, objects)
     problems: list[str] = []
     where = {"url": ""}

@@ -6,6 +6,8 @@ import re
 import urllib.request
 from urllib.error import HTTPError
 
+from tests.live_server import LIVE_METRICS_TOKEN
+
 
 def delete(url: str) -> int:
     try:
@@ -18,7 +20,9 @@ def delete(url: str) -> int:
 def test_metrics_merge_workers_and_label_by_rule(live_server):
     for token_id in range(40):
         assert delete(f"{live_server}/api/v1/auth/tokens/{token_id}") == 401
-    with urllib.request.urlopen(f"{live_server}/metrics", timeout=10) as response:
+    request = urllib.request.Request(f"{live_server}/metrics",
+                                     headers={"Authorization": f"Bearer {LIVE_METRICS_TOKEN}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
         text = response.read().decode()
     counts = re.findall(
         r'flask_http_request_duration_seconds_count\{method="DELETE",status="(\d+)",url_rule="/api/v1/auth/tokens/<int:token_id>"\} (\d+\.\d+)',

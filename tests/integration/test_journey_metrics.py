@@ -1,7 +1,7 @@
 """One pass through the journey on the app as `make run` serves it (gunicorn, multiprocess
-metrics), scraped every second by a real Prometheus; then what Prometheus holds is checked:
-the metric names of the API contract with their labels, every name a Grafana panel or a rule
-uses, and every dashboard query.
+metrics: the suite's shared live server), scraped every second by a real Prometheus; then what
+Prometheus holds is checked: the metric names of the API contract with their labels, every name
+a Grafana panel or a rule uses, and every dashboard query.
 
 Issue #7: "The metric names above appear on /metrics after one pass through the journey; ...
 every dashboard query is accepted by a real Prometheus scraping the app and names only
@@ -14,7 +14,6 @@ import csv
 import math
 import re
 import time
-from pathlib import Path
 
 import pytest
 import requests
@@ -26,12 +25,12 @@ from monitoring_queries import (
 )
 from prometheus_helpers import Prometheus, require_tool, start_node_exporter, start_prometheus
 
-from tests.live_server import ROOT, serve
+from tests.live_server import LIVE_METRICS_TOKEN, ROOT
 
 pytestmark = pytest.mark.slow
 
 PENGUINS = ROOT / "app" / "sample_data" / "penguins.csv"
-METRICS_TOKEN = "metrics-token-for-the-journey-test"
+METRICS_TOKEN = LIVE_METRICS_TOKEN
 N_PREDICTIONS = 110  # drift needs at least 100 sampled rows (sample rate 1.0 by default)
 APP_PREFIXES = ("csv_analyzer_", "flask_")
 
@@ -73,7 +72,8 @@ def play_the_journey(base: str) -> dict:
     dataset_id = r.json()["id"]
 
     r = http.post(f"{base}/api/v1/training-jobs", timeout=30, json={
-        "dataset_id": dataset_id, "target": "species", "time_budget_s": 5, "models": ["logistic_regression"]})
+        "dataset_id": dataset_id, "target": "species", "time_budget_s": 5, "models": ["logistic_regression"],
+        "max_candidates": 1})
     assert r.status_code == 202, r.text
     job_id = r.json()["id"]
     deadline = time.monotonic() + 120
@@ -134,32 +134,31 @@ def _unix(rfc3339: str) -> float:
 
 
 @pytest.fixture(scope="module")
-def scraped(tmp_path_factory):
-    """(Prometheus, journey) once the app has been scraped after one pass through the journey."""
-    require_tool("prometheus")  # before the app starts: skips locally, fails under CI
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("METRICS_TOKEN", METRICS_TOKEN)
-        instance: Path = tmp_path_factory.mktemp("journey-metrics") / "instance"
-        instance.mkdir()
-        with serve(instance) as base_url:
-            r = requests.get(f"{base_url}/metrics", timeout=10)
-            assert r.status_code == 401, "METRICS_TOKEN reached the server"
-            web = base_url.removeprefix("http://")
-            try:
-                node_cm = start_node_exporter()
-                node = node_cm.__enter__()
-            except pytest.skip.Exception:
-                node_cm, node = None, None  # host names are checked only with node-exporter (CI)
-            try:
-                targets = {"web": [web], **({"node": [node]} if node else {})}
-                with start_prometheus(targets, metrics_token=METRICS_TOKEN) as prom:
-                    prom.wait_for_targets(set(targets), timeout=60)
-                    journey = play_the_journey(base_url)
-                    wait_for_a_scrape_after(prom, time.time())
-                    yield prom, {**journey, "node": node is not None}
-            finally:
-                if node_cm is not None:
-                    node_cm.__exit__(None, None, None)
+def scraped(live_server):
+    """(Prometheus, journey) once the app has been scraped after one pass through the journey.
+
+    The app is the suite's shared gunicorn server (started with METRICS_TOKEN): other tests' requests
+    only add series; the journey's own are told apart by its model id."""
+    require_tool("prometheus")  # skips locally, fails under CI
+    base_url = live_server
+    r = requests.get(f"{base_url}/metrics", timeout=10)
+    assert r.status_code == 401, "METRICS_TOKEN reached the server"
+    web = base_url.removeprefix("http://")
+    try:
+        node_cm = start_node_exporter()
+        node = node_cm.__enter__()
+    except pytest.skip.Exception:
+        node_cm, node = None, None  # host names are checked only with node-exporter (CI)
+    try:
+        targets = {"web": [web], **({"node": [node]} if node else {})}
+        with start_prometheus(targets, metrics_token=METRICS_TOKEN) as prom:
+            prom.wait_for_targets(set(targets), timeout=60)
+            journey = play_the_journey(base_url)
+            wait_for_a_scrape_after(prom, time.time())
+            yield prom, {**journey, "node": node is not None}
+    finally:
+        if node_cm is not None:
+            node_cm.__exit__(None, None, None)
 
 
 def test_every_metric_of_the_api_contract_has_series_after_the_journey(scraped):
