@@ -23,6 +23,9 @@ CASES = {
     "inf and nan": "k,v\n" + "".join(f"r{i},{'inf' if i % 5 == 0 else 'NaN' if i % 7 == 0 else i / 3}\n" for i in range(40)),
     "header in two rows": "year,year\nlabel,value\n" + "".join(f"{i},{i * 2}\n" for i in range(10)),
     "semicolon decimal comma": "k;v\n" + "".join(f"r{i};{i},25\n" for i in range(50)),
+    "quoted header, plain body": '"id","name"\n' + "".join(f"{i},n{i % 7}\n" for i in range(60)),
+    "quoted header, a quoted line break late": '"id","note"\r\n'
+    + "".join(f"{i},n{i}\r\n" for i in range(60)) + '61,"two\r\nlines"\r\n62,x\r\n',
     "markers and spaces": "k,v\n" + "".join(f" r{i} , {'NA' if i % 3 else i} \n" for i in range(30)),
 }
 
@@ -90,3 +93,33 @@ def test_a_large_file_is_checked_for_utf8_while_it_is_parsed(tmp_path, monkeypat
     assert deferred_result.dialect == careful_result.dialect
     assert deferred_result.warnings == careful_result.warnings
     assert not list(work.iterdir())  # the transcoded copy is gone
+
+
+@pytest.mark.parametrize(
+    ("text", "newlines"),
+    [
+        ('"id","name"\n' + "".join(f"{i},n{i}\n" for i in range(50)), False),
+        ('"id","name"\n' + "".join(f"{i},n{i}\n" for i in range(50)) + '51,"a\nb"\n', True),
+        ("Report of\nthe day\n\nid,name\n" + "".join(f"{i},n{i}\n" for i in range(50)), False),
+        ("id,name\r" + "".join(f"{i},n{i}\r" for i in range(50)), True),  # lone CR: cannot tell
+    ],
+)
+def test_line_breaks_in_values_are_looked_for_only_when_a_quote_follows_the_header(
+    tmp_path, monkeypatch, text, newlines
+):
+    """Without a quote character after the header, pyarrow cuts blocks at line ends (no quote
+    lexing): the same table, for less."""
+    import pyarrow.csv as pacsv
+
+    seen = []
+    real = pacsv.read_csv
+    monkeypatch.setattr(
+        pacsv, "read_csv", lambda *a, **k: seen.append(a[2].newlines_in_values) or real(*a, **k)
+    )
+    path = tmp_path / "f.csv"
+    path.write_text(text, newline="")
+    careful, _ = read_table(path)
+    monkeypatch.setattr(pipeline, "ROBUST_MAX_BYTES", -1)
+    fast, _ = read_table(path)
+    assert fast.equals(careful)
+    assert seen == [newlines]
