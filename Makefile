@@ -44,7 +44,8 @@ test: install-dev ## the whole suite: unit, functional, integration, browser (+ 
 	@if [ -n "$$TEST_POSTGRES_URL" ]; then \
 	  echo "== the database tests again on PostgreSQL ($$TEST_POSTGRES_URL)"; \
 	  $(BIN)/python -m pytest -p no:cacheprovider tests/functional tests/unit/jobs \
-	    tests/integration/test_celery_workers.py tests/integration/test_backup.py $(PYTEST_ARGS); \
+	    tests/integration/test_celery_workers.py \
+	    tests/integration/test_backup.py::test_postgresql_backup_restores_into_another_database $(PYTEST_ARGS); \
 	fi
 
 lint: install-dev
