@@ -99,10 +99,8 @@ def make_config(instance_dir, postgres_url, _empty_postgres):
     return factory
 
 
-@pytest.fixture
-def _empty_postgres(postgres_url):
-    """On PostgreSQL every test starts from empty tables (SQLite gets a fresh file copy)."""
-    yield
+def empty_postgres(postgres_url: str | None) -> None:
+    """Every table of the test database emptied (but Alembic's), ids restarted; nothing on SQLite."""
     if postgres_url:
         import psycopg
 
@@ -111,6 +109,13 @@ def _empty_postgres(postgres_url):
                 "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")]
             if tables:
                 conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture
+def _empty_postgres(postgres_url):
+    """On PostgreSQL every test starts from empty tables (SQLite gets a fresh file copy)."""
+    yield
+    empty_postgres(postgres_url)
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app import create_app
-from tests.conftest import PASSWORD, config_for, csrf_token_from, train_in_process
+from tests.conftest import PASSWORD, config_for, csrf_token_from, empty_postgres, train_in_process
 from tests.functional.test_predictions_api import ROW
 from tests.functional.test_training_api import PENGUINS
 from tests.security.figures import COUNTS, count  # noqa: F401 (count is re-exported to the tests)
@@ -128,17 +128,6 @@ def copy_instance(template_instance: Path, mlflow_template: Path, target: Path) 
     return target
 
 
-def _empty_postgres(postgres_url) -> None:
-    if postgres_url:
-        import psycopg
-
-        with psycopg.connect(postgres_url, autocommit=True) as conn:
-            tables = [row[0] for row in conn.execute(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")]
-            if tables:
-                conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
-
-
 @pytest.fixture(scope="session")
 def world(template_instance, mlflow_template, postgres_url, tmp_path_factory) -> World:
     """Two users; the owner has a dataset, a trained model, its job, a prediction and a token."""
@@ -182,7 +171,7 @@ def world(template_instance, mlflow_template, postgres_url, tmp_path_factory) ->
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
-    _empty_postgres(postgres_url)
+    empty_postgres(postgres_url)
 
 
 def fresh_dataset(w: World, who: str = "owner", content: bytes = b"a,b\n1,2\n3,4\n", name: str = "fresh") -> int:
