@@ -102,16 +102,14 @@ def test_deleting_an_account_leaves_nothing_of_it(app, client, make_user, make_t
     assert r.status_code == 200, r.json
 
 
-@pytest.mark.parametrize("age_days, kept", [(40, False), (5, True)])
-def test_prediction_samples_are_purged_after_the_retention(app, make_user, age_days, kept):
+def add_prediction_sample(app, user_id: int, age_days: int) -> None:
+    """A stored prediction sample `age_days` old, of a model row of a dataset row of the user's."""
     from datetime import timedelta
 
-    from app.blueprints.admin.retention import purge
     from app.extensions import db
     from app.models import Dataset, PredictionLog, TrainedModel
     from app.models.user import utcnow
 
-    user_id, _ = make_user()
     with app.app_context():
         dataset = Dataset(user_id=user_id, name="d", source_path="datasets/x/source.upload")
         db.session.add(dataset)
@@ -120,9 +118,18 @@ def test_prediction_samples_are_purged_after_the_retention(app, make_user, age_d
                              task="regression", target="t", metric="r2")
         db.session.add(model)
         db.session.flush()
-        db.session.add(PredictionLog(uid="u1", model_id=model.id, user_id=user_id,
+        db.session.add(PredictionLog(uid=f"sample-{age_days}", model_id=model.id, user_id=user_id,
                                      created_at=utcnow() - timedelta(days=age_days)))
         db.session.commit()
+
+
+@pytest.mark.parametrize("age_days, kept", [(40, False), (5, True)])
+def test_prediction_samples_are_purged_after_the_retention(app, make_user, age_days, kept):
+    from app.blueprints.admin.retention import purge
+    from app.extensions import db
+    from app.models import PredictionLog
+
+    add_prediction_sample(app, make_user()[0], age_days)
     assert app.config["PREDICTION_RETENTION_DAYS"] == 30
     result = app.test_cli_runner().invoke(args=["purge"])  # what a daily cron job runs
     assert result.exit_code == 0 and f"Removed {0 if kept else 1} prediction sample" in result.output
@@ -132,25 +139,11 @@ def test_prediction_samples_are_purged_after_the_retention(app, make_user, age_d
 
 
 def test_a_starting_server_purges_old_prediction_samples(app, make_config, make_user):
-    from datetime import timedelta
-
     from app import create_app
     from app.extensions import db
-    from app.models import Dataset, PredictionLog, TrainedModel
-    from app.models.user import utcnow
+    from app.models import PredictionLog
 
-    user_id, _ = make_user()
-    with app.app_context():
-        dataset = Dataset(user_id=user_id, name="d", source_path="datasets/x/source.upload")
-        db.session.add(dataset)
-        db.session.flush()
-        model = TrainedModel(user_id=user_id, dataset_id=dataset.id, version=1, family="f", algorithm="a",
-                             task="regression", target="t", metric="r2")
-        db.session.add(model)
-        db.session.flush()
-        db.session.add(PredictionLog(uid="old", model_id=model.id, user_id=user_id,
-                                     created_at=utcnow() - timedelta(days=31)))
-        db.session.commit()
+    add_prediction_sample(app, make_user()[0], 31)
     restarted = create_app(make_config())
     with restarted.app_context():
         assert db.session.scalar(select(PredictionLog.id)) is None
