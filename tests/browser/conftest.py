@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,22 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--disable-background-networking", "--disable-quic", "--no-first-run",
                  "--disable-component-update", "--disable-sync"]
+
+
+PASSWORD = "a long enough password"
+
+
+def register(page, who: str) -> str:
+    """Register a fresh account `<who>-<random>@example.com` through the form; lands on the datasets page."""
+    from playwright.sync_api import expect
+
+    email = f"{who}-{uuid.uuid4().hex[:8]}@example.com"
+    page.goto("/auth/register")
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    page.click("#register-form button[type=submit]")
+    expect(page.locator("h1")).to_have_text("Datasets")
+    return email
 
 
 @pytest.fixture(scope="session")

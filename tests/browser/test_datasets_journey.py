@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 
 from playwright.sync_api import expect
 
-PASSWORD = "a long enough password"
+from tests.browser.conftest import register
 
 # Records what the progress bar shows at each upload progress event; sessionStorage survives the
 # redirect to the dataset page. On window, so it runs after the page's own document listener.
@@ -23,14 +22,6 @@ window.addEventListener("htmx:xhr:progress", function () {
 """
 
 
-def register(page) -> None:
-    page.goto("/auth/register")
-    page.fill("#email", f"explorer-{uuid.uuid4().hex[:8]}@example.com")
-    page.fill("#password", PASSWORD)
-    page.click("#register-form button[type=submit]")
-    expect(page.locator("h1")).to_have_text("Datasets")
-
-
 def write_csv(path, rows: int = 40_000) -> None:
     """A few MB of semicolon-separated, decimal-comma data, so the upload takes several progress events."""
     lines = ["city;temperature;rain;kind"]
@@ -41,7 +32,7 @@ def write_csv(path, rows: int = 40_000) -> None:
 
 
 def test_upload_explore_profile_clean_undo(page, tmp_path):
-    register(page)
+    register(page, "explorer")
     csv_path = tmp_path / "weather.csv"
     write_csv(csv_path)
     page.add_init_script(RECORD_PROGRESS)
@@ -123,7 +114,7 @@ DROP_FILE = """([name, bytes]) => {
 
 
 def test_sample_dataset_row_delete_and_bad_upload(page):
-    register(page)
+    register(page, "explorer")
     png = list(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)
     page.wait_for_load_state("load")  # the drop handler is bound by a deferred script
     page.evaluate(DROP_FILE, ["notes.csv", png])

@@ -6,15 +6,11 @@ import time
 
 from playwright.sync_api import expect
 
-PASSWORD = "a long enough password"
+from tests.browser.conftest import register
 
 
 def test_monitoring_page_draws_its_charts(page):
-    page.goto("/auth/register")
-    page.fill("#email", "monitor@example.com")
-    page.fill("#password", PASSWORD)
-    page.click("#register-form button[type=submit]")
-    expect(page.locator("h1")).to_have_text("Datasets")
+    register(page, "monitor")
     page.click("nav >> text=Monitoring")
     expect(page.locator("h1")).to_have_text("Monitoring")
     expect(page.locator("#monitoring-empty")).to_be_visible()

@@ -5,22 +5,18 @@ from __future__ import annotations
 import csv
 import io
 import re
-import uuid
 from pathlib import Path
 
 from playwright.sync_api import expect
 
-PASSWORD = "a long enough password"
+from tests.browser.conftest import register
+
 TO_SCORE = ("island,bill_length_mm,bill_depth_mm,flipper_length_mm,body_mass_g,sex,year\n"
             "Biscoe,48.0,15.0,220,5200,male,2008\nDream,39.5,18.1,190,3700,female,2009\n")
 
 
 def train_a_model(page) -> None:
-    page.goto("/auth/register")
-    page.fill("#email", f"predictor-{uuid.uuid4().hex[:8]}@example.com")
-    page.fill("#password", PASSWORD)
-    page.click("#register-form button[type=submit]")
-    expect(page.locator("h1")).to_have_text("Datasets")
+    register(page, "predictor")
     page.click("#sample-button")
     expect(page.locator("#dataset-name")).to_have_text("Palmer penguins (sample)")
     page.get_by_role("link", name="Train a model").click()

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
-import uuid
 
 from playwright.sync_api import expect
 
-PASSWORD = "a long enough password"
+from tests.browser.conftest import register
 
 # Records the job status element after each htmx swap, so the test can tell that progress moved
 # while the job ran. On window, so it runs after htmx's own listeners.
@@ -23,16 +22,8 @@ window.addEventListener("htmx:afterSettle", function () {
 """
 
 
-def register(page) -> None:
-    page.goto("/auth/register")
-    page.fill("#email", f"trainer-{uuid.uuid4().hex[:8]}@example.com")
-    page.fill("#password", PASSWORD)
-    page.click("#register-form button[type=submit]")
-    expect(page.locator("h1")).to_have_text("Datasets")
-
-
 def test_train_watch_leaderboard_and_charts(page):
-    register(page)
+    register(page, "trainer")
     page.click("#sample-button")
     expect(page.locator("#dataset-name")).to_have_text("Palmer penguins (sample)")
     page.get_by_role("link", name="Train a model").click()
