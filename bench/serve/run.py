@@ -309,6 +309,7 @@ def batch(app: App, work: Path) -> dict:
     out = work / "scored.csv"
     timeline: list[tuple[str, float]] = []
     start = time.perf_counter()
+    started_at = time.strftime("%H:%M:%S", time.gmtime())
 
     def mark(what: str) -> None:
         timeline.append((what, time.perf_counter() - start))
@@ -344,7 +345,22 @@ def batch(app: App, work: Path) -> dict:
     with open(out, "rb") as fh:
         n_lines = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 24), b""))
     return {"seconds": seconds, "rows": n_lines - 1, "path": path_taken, "model": model,
-            "file_mb": path.stat().st_size / 1e6, "timeline": timeline}
+            "file_mb": path.stat().st_size / 1e6, "timeline": timeline, "phases": server_phases(app),
+            "started_at": started_at}
+
+
+def server_phases(app: App) -> list[str]:
+    """The batch phases the server logged (upload read and stored, job function start and end)."""
+    out = []
+    with open(app.instance / "server.log", errors="replace") as fh:
+        for line in fh:
+            if '"batch upload' in line or '"batch job' in line:
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                out.append(f"{record.get('time', '')[11:23]}  {record.get('message', '')}")
+    return out
 
 
 def fmt_ms(us: float | None) -> str:
@@ -384,8 +400,11 @@ def report(single: dict) -> None:
 
 def report_batch(b: dict) -> None:
     print(f"batch: model {b['model']['id']} ({b['model']['algorithm']}), load average {os.getloadavg()[0]:.1f}")
+    print(f"  upload started at {b.get('started_at')} UTC")
     for what, at in b["timeline"]:
         print(f"  {at:7.2f} s  {what}")
+    for line in b.get("phases", []):
+        print(f"  server: {line}")
     print(f"| batch {b['rows']:,} rows ({b['file_mb']:.0f} MB), {b['path']} | {b['seconds']:.1f} s | < 15 s |",
           flush=True)
 

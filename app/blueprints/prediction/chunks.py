@@ -365,9 +365,11 @@ def score_chunk(spec: Spec, pipeline, batch: pa.RecordBatch, offset: int) -> Chu
 def scored_chunks(spec: Spec, pipeline, batches, workers: int = 2) -> Iterator[Chunk]:
     """Chunks in order, scored ahead by `workers` threads while the caller writes the previous ones.
 
-    The model's NumPy/OpenMP work releases the GIL, so one chunk's prediction overlaps another's
-    Python-bound input casting and the caller's CSV writing. At most workers + 1 chunks are held
-    at once, whatever the input's size; a worker's failure is raised here, in order.
+    The model's NumPy/OpenMP work and Arrow's kernels release the GIL, so one chunk's prediction
+    overlaps another's Python-bound input casting. 2 x workers chunks are queued ahead, so the
+    workers keep busy while the caller spends a moment on one chunk (the drift sample of the
+    first); at most 2 x workers + 1 chunks are held at once, whatever the input's size; a
+    worker's failure is raised here, in order.
     """
     from threadpoolctl import threadpool_limits
 
@@ -388,7 +390,7 @@ def scored_chunks(spec: Spec, pipeline, batches, workers: int = 2) -> Iterator[C
     # workers x cores threads on the cores (a job process has one per core), spinning at load.
     limits = threadpool_limits(limits=1, user_api="openmp") if workers > 1 else None
     try:
-        for _ in range(max(1, workers) + 1):
+        for _ in range(2 * max(1, workers)):
             submit_next(pool)
         while pending:
             chunk = pending.popleft().result()
