@@ -120,6 +120,9 @@ def _numbers(values, name, decimal, thousands) -> Classified | None:
     if ints is not None:
         if _zero_padded(norm):
             return None  # codes such as 007 keep their spelling
+        present = len(ints) - ints.null_count
+        if present >= 20 and _strictly_increasing(ints):
+            return Classified("id", ints, distinct=present)
         distinct = pc.count_distinct(ints, mode="only_valid").as_py()
         kind = "id" if _integer_id(ints, name, distinct) else "integer"
         return Classified(kind, ints, distinct=distinct)
@@ -219,6 +222,22 @@ def _parse_datetimes(values) -> Classified | None:
     return Classified("datetime", parsed, fmt, warnings)
 
 
+def _strictly_increasing(ints: pa.ChunkedArray) -> bool:
+    """Whether the present values only go up (then all are distinct: an id, whatever its name),
+    chunk by chunk without copying the column; a column that does not stops at its first chunk."""
+    last = None
+    for chunk in ints.chunks:
+        if chunk.null_count:
+            chunk = chunk.drop_null()
+        if not len(chunk):
+            continue
+        a = chunk.to_numpy(zero_copy_only=False)
+        if (last is not None and a[0] <= last) or not (a[1:] > a[:-1]).all():
+            return False
+        last = a[-1]
+    return last is not None
+
+
 def _integer_id(ints: pa.ChunkedArray, name: str, distinct: int | None = None) -> bool:
     n = len(ints) - ints.null_count
     if distinct is None:
@@ -292,6 +311,9 @@ def classify_typed(values: pa.ChunkedArray, name: str = "") -> Classified | None
     typ = values.type
     if pa.types.is_integer(typ):
         ints = pc.cast(values, pa.int64()) if typ != pa.int64() else values
+        present = len(ints) - ints.null_count
+        if present >= 20 and _strictly_increasing(ints):  # all distinct, no hashing needed
+            return Classified("id", ints, distinct=present)
         distinct = pc.count_distinct(ints, mode="only_valid").as_py()
         return Classified("id" if _integer_id(ints, name, distinct) else "integer", ints, distinct=distinct)
     if pa.types.is_floating(typ):

@@ -65,3 +65,23 @@ def test_string_columns_keep_their_value_counts_for_the_profile():
     assert table.column("colour").to_pylist() == [None if w is None else w.strip() for w in words]
     assert [i.unique for i in infos] == [3, 9]
     assert profile_table(table, None, counts) == profile_table(table)
+
+
+def test_an_increasing_integer_column_is_an_id_without_counting_its_distinct_values(monkeypatch):
+    """Values that only go up (nulls aside, across chunks) are all distinct: no hash pass."""
+    import pyarrow.compute as pc
+
+    from app.ml import kinds
+
+    counted = []
+    real = pc.count_distinct
+    monkeypatch.setattr(pc, "count_distinct", lambda *a, **k: counted.append(1) or real(*a, **k))
+    up = pa.chunked_array([[1, 2, None, 5], [], [None], [7, 9] + list(range(10, 30))])
+    result = kinds.classify_typed(up, "n")
+    assert (result.kind, result.distinct, counted) == ("id", 25, [])
+    # a repeat where two chunks meet: counted, and an integer column
+    again = pa.chunked_array([list(range(1, 20)), list(range(19, 40))])
+    result = kinds.classify_typed(again, "n")
+    assert (result.kind, result.distinct, len(counted)) == ("integer", 39, 1)
+    assert kinds.classify(pa.chunked_array([[str(i) for i in range(100, 130)]]), "n").kind == "id"
+    assert len(counted) == 1
