@@ -27,7 +27,8 @@ BENCH_BATCH_ROWS (1000000), WEB_CONCURRENCY (gunicorn's default 2, used for both
 BENCH_PARTS ("single,batch": which parts run; `BENCH_PARTS=batch` runs the 1M-row batch alone;
 BENCH_SKIP_BATCH=1 is the same as BENCH_PARTS=single). The batch part also prints its timeline:
 seconds from the start of the upload to the 202, the job running, each chunk reported, the job
-done and the download done.
+done and the download done, then the batch phases the server logged (body received, read and
+typed, stored; the job function's model load and end).
 """
 
 from __future__ import annotations
