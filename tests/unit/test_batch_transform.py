@@ -97,3 +97,13 @@ def test_text_cells_become_the_same_objects_as_numpy_gives():
     cells = pa.array(["a", None, "b", "a", "", None, "ç"])
     assert list(_text_objects(cells)) == list(cells.to_numpy(zero_copy_only=False))
     assert list(_text_objects(pa.array([None, None], pa.string()))) == [None, None]
+
+
+def test_text_is_cleaned_once_per_distinct_value_as_cell_by_cell():
+    from app.blueprints.prediction.chunks import _clean_codes, _clean_text
+
+    for column in (pa.array([" a", "a", "NA", None, "", "b ", "N/A", "null "]), pa.array([None, None], pa.string()),
+                   pa.array([], pa.string())):
+        code, lookup = _clean_codes(column)
+        assert list(lookup[code]) == list(_clean_text(column)[0].to_numpy(zero_copy_only=False))
+        assert len(set(lookup[:-1])) == len(lookup) - 1  # " a" and "a" are one value

@@ -78,13 +78,12 @@ def _fast_column(column: pa.Array, feature: dict, unseen: dict, codes: dict) -> 
         column = column.cast(pa.string())
     elif not (pa.types.is_string(typ) or pa.types.is_large_string(typ)):
         raise _Slow()
-    cells, _ = _clean_text(column)
+    code, lookup = _clean_codes(column)
     allowed = feature.get("allowed_values")
     if allowed is not None:
-        new = set(pc.unique(cells).to_pylist()) - set(allowed) - {None}
+        new = set(lookup[:-1].tolist()) - set(allowed)
         if new:
             unseen.setdefault(feature["name"], set()).update(new)
-    code, lookup = _text_codes(cells)
     lookup[-1] = np.nan  # the missing cells, as check_rows gives them to the frame
     codes[feature["name"]] = (code, lookup)
     return pd.Series(lookup[code], dtype="object")  # as check_rows gives it (not pandas' inferred str)
@@ -97,6 +96,20 @@ def _text_objects(cells: pa.Array) -> np.ndarray:
     encoding: fewer objects to create."""
     code, lookup = _text_codes(cells)
     return lookup[code]
+
+
+def _clean_codes(column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """_text_codes of `_clean_text(column)`, with the cleaning done once per distinct raw value.
+
+    Trimming and the missing markers are per value, so the raw column is dictionary-encoded,
+    its distinct values cleaned (values that clean alike, " a" and "a", merge) and each cell
+    takes its value's new code."""
+    encoded = pc.dictionary_encode(column)
+    cleaned, _ = _clean_text(encoded.dictionary)
+    code, lookup = _text_codes(cleaned)  # one code per raw distinct value, missing last
+    to_clean = np.append(code, len(lookup) - 1)  # a null cell: missing
+    raw = pc.fill_null(encoded.indices, len(encoded.dictionary)).to_numpy(zero_copy_only=False)
+    return to_clean[raw], lookup
 
 
 def _text_codes(cells: pa.Array) -> tuple[np.ndarray, np.ndarray]:
