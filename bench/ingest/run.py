@@ -102,8 +102,12 @@ def serve(instance: Path) -> tuple[subprocess.Popen, str]:
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     subprocess.run([sys.executable, "-m", "flask", "db", "upgrade"], cwd=ROOT, env=env, check=True,
                    capture_output=True)
+    # its own session, as a server started by `make run` is: with the kernel's autogroup
+    # scheduling each session gets an equal share of the CPU, and in this process's session the
+    # server would also share it with the client sending the upload
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "app/gunicorn_conf.py", "wsgi:app"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(instance / "server.log", "w"))  # noqa: SIM115
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, start_new_session=True,
+                            stderr=open(instance / "server.log", "w"))  # noqa: SIM115
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
