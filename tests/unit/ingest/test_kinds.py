@@ -76,7 +76,7 @@ def test_an_increasing_integer_column_is_an_id_without_counting_its_distinct_val
     counted = []
     real = pc.count_distinct
     monkeypatch.setattr(pc, "count_distinct", lambda *a, **k: counted.append(1) or real(*a, **k))
-    up = pa.chunked_array([[1, 2, None, 5], [], [None], [7, 9] + list(range(10, 30))])
+    up = pa.chunked_array([[1, 2, None, 5], [], [None], [7, 9, *range(10, 30)]])
     result = kinds.classify_typed(up, "n")
     assert (result.kind, result.distinct, counted) == ("id", 25, [])
     # a repeat where two chunks meet: counted, and an integer column
