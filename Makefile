@@ -6,6 +6,9 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 export FLASK_APP := wsgi
+# uv installs without bytecode; where PYTHONDONTWRITEBYTECODE is set (it is on CI) every
+# process would then compile pandas, scikit-learn and MLflow from source: 7.2 s to create the app, 2.4 s with it
+export UV_COMPILE_BYTECODE := 1
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 DEV_STAMP := $(STAMP)-dev
 

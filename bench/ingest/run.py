@@ -76,6 +76,30 @@ def cpu_of_children(pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_of_tree(pid: int) -> float:
+    """CPU seconds used so far by `pid` and every process below it (workers, job forkservers)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except FileNotFoundError:
+        return 0.0
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(cpu_of_tree(int(child)) for child in children)
+
+
+def wait_until_idle(pid: int, timeout: float = 60) -> None:
+    """Wait until the server has finished starting: each worker boots a job forkserver that
+    imports the app (seconds of CPU), which a user's first upload seconds after start competes with."""
+    deadline = time.monotonic() + timeout
+    last = cpu_of_tree(pid)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = cpu_of_tree(pid)
+        if now - last < 0.05:
+            return
+        last = now
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -112,6 +136,7 @@ def serve(instance: Path) -> tuple[subprocess.Popen, str]:
     for _ in range(300):
         try:
             if requests.get(base + "/healthz", timeout=1).ok:
+                wait_until_idle(proc.pid)
                 return proc, base
         except requests.RequestException:
             time.sleep(0.2)
