@@ -42,18 +42,19 @@ def profile_dataset(path: str | os.PathLike) -> dict:
 
 
 def profile_table(table: pa.Table, unique: dict[str, int] | None = None,
-                  value_counts: dict | None = None) -> dict:
+                  value_counts: dict | None = None, workers: int = WORKERS) -> dict:
     """The same profile from a version still in memory (the ingest's table, kinds in its metadata).
 
     `unique`: exact distinct counts the caller already has (string columns), not counted again.
     `value_counts`: {column: (distinct non-missing values, their counts)} the typing made for
     string columns; their lengths, distinct count and top values then come from those alone.
-    The ingest profiles its table while the Parquet file is written, instead of reading it back.
+    The ingest profiles its table while the Parquet file is written, instead of reading it back,
+    with one worker thread: the writer's single thread then has a core to itself.
     """
     con = _TableCursor(table, f"__profile_{uuid.uuid4().hex}")
     try:
         return _profile(table, schema_layout(table.schema, table.num_rows), ident(con.name), con,
-                        unique or {}, value_counts or {})
+                        unique or {}, value_counts or {}, workers)
     finally:
         con.close()
 
@@ -85,13 +86,13 @@ class _TableCursor:
 
 
 def _profile(data, lay: Layout, src: str, con, unique: dict[str, int],
-             value_counts: dict | None = None) -> dict:
+             value_counts: dict | None = None, workers: int = WORKERS) -> dict:
     n_rows = lay.n_rows
     # An id stored as int64 codes is a number to sort and range over, not to correlate.
     numeric = [c for c in lay.columns if lay.is_number(c) and lay.kinds[c] != "id"]
     sorted_kinds = [c for c in lay.columns if lay.is_number(c) or lay.is_temporal(c)]
     # numpy and pyarrow release the GIL: number columns and correlations run beside DuckDB.
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         numbers = {c: pool.submit(column_stats, data, lay, c) for c in sorted_kinds}
         corr = pool.submit(correlations, data, numeric)
         if isinstance(data, pa.Table) and all(_arrow_text(lay, c) for c in lay.columns if lay.is_string(c)):

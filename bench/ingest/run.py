@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 DATA = ROOT / "bench" / ".data"
 ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
+RUNS = 3  # uploads of the file, and runs of the reference: each side is judged by its fastest
 
 
 def bench_file() -> Path:
@@ -53,9 +54,9 @@ def cpu_seconds() -> float:
 
 
 def reference_seconds(path: Path) -> tuple[float, float]:
-    """pyarrow's own reader and writer: (wall, CPU) of the faster of two runs."""
+    """pyarrow's own reader and writer: (wall, CPU) of the faster of RUNS runs."""
     runs = []
-    for _ in range(2):
+    for _ in range(RUNS):
         out = Path(tempfile.mkstemp(suffix=".parquet")[1])
         start, cpu = time.perf_counter(), cpu_seconds()
         pq.write_table(pacsv.read_csv(path), out)
@@ -159,9 +160,11 @@ class MultipartFile:
         self.parts = [self.head]
 
     def read(self, size: int = -1) -> bytes:
+        """The next piece, 1 MB at least: http.client asks for 8 kB at a time, and 20,000 small
+        reads and sends cost the client CPU beside the server's (a browser sends large writes)."""
         if self.parts is None:
             return b""
-        chunk = self.parts.pop() if self.parts else self.file.read(size if size > 0 else 1 << 20)
+        chunk = self.parts.pop() if self.parts else self.file.read(max(size, 1 << 20))
         if not chunk:
             self.file.close()
             self.parts = None
@@ -181,28 +184,8 @@ def main() -> None:
             token = requests.post(base + "/api/v1/auth/tokens", json={**creds, "name": "bench"},
                                   timeout=30).json()["token"]
             headers = {"Authorization": f"Bearer {token}"}
-            peak = 0
-            done = threading.Event()
-
-            def watch():
-                nonlocal peak
-                while not done.is_set():
-                    peak = max(peak, rss_of_children(proc.pid))
-                    time.sleep(0.05)
-
-            watcher = threading.Thread(target=watch)
-            watcher.start()
-            server_cpu = cpu_of_children(proc.pid)
-            start = time.perf_counter()
-            body = MultipartFile(path)
-            r = requests.post(base + "/api/v1/datasets", data=body, timeout=600,
-                              headers={**headers, "Content-Type": body.content_type})
-            ingest = time.perf_counter() - start
-            server_cpu = cpu_of_children(proc.pid) - server_cpu
-            done.set()
-            watcher.join()
-            r.raise_for_status()
-            dataset = r.json()
+            runs = [upload(proc.pid, base, headers, path) for _ in range(RUNS)]
+            dataset = runs[-1][3]
             browse = browse_times(base, headers, dataset)
         finally:
             proc.terminate()
@@ -211,15 +194,47 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 proc.kill()
     print(f"load average {os.getloadavg()[0]:.1f}; file: {path.name}, {size / 1e6:.0f} MB, {dataset['n_rows']:,} rows x {dataset['n_cols']} columns")
+    ingest, server_cpu, _, _ = min(runs)
+    peak = max(run[2] for run in runs)
+    print(f"uploads, one after another: {', '.join(f'{run[0]:.2f} s' for run in runs)} (the first is a worker's "
+          f"first: fresh memory from the kernel); reference: the faster of {RUNS} in this process")
     print("| measure | CSV Analyzer | reference | ratio | goal |")
     print("|---|---|---|---|---|")
-    print(f"| ingest + profile over HTTP | {ingest:.2f} s | pyarrow read_csv + write_table {ref:.2f} s "
-          f"| {ingest / ref:.2f}x | <= 2.5x |")
+    print(f"| ingest + profile over HTTP (faster of {RUNS}) | {ingest:.2f} s | pyarrow read_csv + write_table "
+          f"{ref:.2f} s | {ingest / ref:.2f}x | <= 2.5x |")
+    print(f"| the same, first upload | {runs[0][0]:.2f} s | | {runs[0][0] / ref:.2f}x | |")
     print(f"| CPU time: server workers during the upload | {server_cpu:.2f} s | reference {ref_cpu:.2f} s "
           f"| {server_cpu / ref_cpu:.2f}x | (steadier than wall time on a loaded machine) |")
     print(f"| server peak memory | {peak / 1e6:.0f} MB | file {size / 1e6:.0f} MB | {peak / size:.2f}x | <= 4x |")
     print(f"| browse: 50-row page, sorted or text-filtered (median of {len(browse)}) | "
           f"{statistics.median(browse) * 1000:.0f} ms | | | < 150 ms |")
+
+
+def upload(pid: int, base: str, headers: dict, path: Path) -> tuple[float, float, int, dict]:
+    """One upload until the dataset and its profile are ready: (seconds, server CPU seconds,
+    peak worker memory, the dataset)."""
+    peak = 0
+    done = threading.Event()
+
+    def watch():
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, rss_of_children(pid))
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    server_cpu = cpu_of_children(pid)
+    start = time.perf_counter()
+    body = MultipartFile(path)
+    r = requests.post(base + "/api/v1/datasets", data=body, timeout=600,
+                      headers={**headers, "Content-Type": body.content_type})
+    seconds = time.perf_counter() - start
+    server_cpu = cpu_of_children(pid) - server_cpu
+    done.set()
+    watcher.join()
+    r.raise_for_status()
+    return seconds, server_cpu, peak, r.json()
 
 
 def browse_times(base: str, headers: dict, dataset: dict) -> list[float]:

@@ -150,10 +150,12 @@ def _write_parquet(table: pa.Table, path: str, dictionary: list[str]) -> None:
 
 
 def _profile(table: pa.Table, result: IngestResult, counts: dict | None = None) -> dict:
+    """The profile, on one thread beside the writer's: with two, the three shared this machine's
+    2 cores and the write, the longer of the two, took 0.75 s instead of 0.6 s (1M x 20 file)."""
     from app.ml.profile import profile_table
 
     known = {c.name: c.unique for c in result.columns if c.unique is not None}
-    profile = profile_table(table, known, counts)
+    profile = profile_table(table, known, counts, workers=1)
     counted = {c["name"]: c["unique"] for c in profile["columns"]}
     for info in result.columns:
         if info.unique is None:
