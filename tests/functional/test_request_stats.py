@@ -146,3 +146,13 @@ def test_predictions_outside_a_request_belong_to_the_models_owner(app, make_user
         (_, _, values), = stats_buffer().pending("predictions")
     assert values["user_id"] == user and values["model_id"] == model and values["rows"] == 250
     assert values["calls"] == 1 and values["max_ms"] == 1500
+
+
+def test_a_process_that_served_nothing_exits_quietly_without_tables(make_config, tmp_path, caplog):
+    """A CLI command or script builds the app, serves nothing and exits: the exit hook has
+    nothing to write and must not touch the database (here one with no tables at all)."""
+    from app.blueprints.monitoring.request_stats import write_at_exit
+
+    config = make_config(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'never-migrated.db'}")
+    write_at_exit(create_app(config))
+    assert "could not write request statistics" not in caplog.text

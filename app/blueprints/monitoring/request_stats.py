@@ -217,6 +217,19 @@ def flush(app: Flask | None = None, wait: float = 0) -> int:
     return stats_buffer(app).flush(app.config.get("REQUEST_STATS_RETENTION_DAYS", 7), wait=wait)
 
 
+def write_at_exit(app: Flask) -> None:
+    """What this process still holds, written as it exits (after the thread, if it is writing).
+
+    No pruning here: the serving thread prunes, and a process that served nothing (a CLI
+    command, a script) has nothing to write and may run where no database was migrated.
+    """
+    try:
+        with app.app_context():
+            stats_buffer(app).flush(None, wait=30)
+    except Exception:
+        log.warning("could not write request statistics at exit", exc_info=True)
+
+
 def record_prediction(model_id: int, n_rows: int, seconds: float) -> None:
     """The prediction service's call: rows predicted and the time the call took.
 
@@ -320,11 +333,7 @@ def init_request_stats(app: Flask) -> None:
     def _flush_at_exit():
         current = app_ref()
         if current is not None:
-            try:
-                with current.app_context():
-                    flush(current, wait=30)  # after the thread, if it is writing
-            except Exception:
-                log.warning("could not write request statistics at exit", exc_info=True)
+            write_at_exit(current)
 
     if not app.testing:
         atexit.register(_flush_at_exit)
