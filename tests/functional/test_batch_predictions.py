@@ -258,7 +258,7 @@ def test_chunks_become_the_same_frame_as_the_json_rows_give():
     import pandas as pd
     import pyarrow as pa
 
-    from app.blueprints.prediction.chunks import _python_rows, chunk_frame
+    from app.blueprints.prediction.chunk_input import _python_rows, chunk_frame
     from app.ml.serving import InvalidInput, check_rows
 
     features = [{"name": "n", "kind": "float"}, {"name": "i", "kind": "integer"}, {"name": "s", "kind": "integer"},

@@ -7,7 +7,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from app.blueprints.prediction.chunks import Spec, model_input, score_chunk
+from app.blueprints.prediction.chunk_input import model_input
+from app.blueprints.prediction.chunks import Spec, score_chunk
 from app.ml.serving import check_rows
 
 CASES = [
@@ -39,7 +40,7 @@ def test_model_input_is_the_pipelines_own_transform(models, task, family, style,
 
 @pytest.mark.parametrize(("task", "family", "style", "classes"), CASES)
 def test_text_columns_encoded_once_per_distinct_value_give_the_same_input(models, task, family, style, classes):
-    from app.blueprints.prediction.chunks import chunk_input
+    from app.blueprints.prediction.chunk_input import chunk_input
 
     rng = np.random.default_rng(1)
     y = rng.choice(classes, 500) if classes else rng.normal(size=500)
@@ -92,7 +93,7 @@ def test_whole_second_stamps_are_written_as_numpy_writes_them(unit):
 
 
 def test_text_cells_become_the_same_objects_as_numpy_gives():
-    from app.blueprints.prediction.chunks import _text_objects
+    from app.blueprints.prediction.chunk_input import _text_objects
 
     cells = pa.array(["a", None, "b", "a", "", None, "ç"])
     assert list(_text_objects(cells)) == list(cells.to_numpy(zero_copy_only=False))
@@ -100,7 +101,7 @@ def test_text_cells_become_the_same_objects_as_numpy_gives():
 
 
 def test_text_is_cleaned_once_per_distinct_value_as_cell_by_cell():
-    from app.blueprints.prediction.chunks import _clean_codes, _clean_text
+    from app.blueprints.prediction.chunk_input import _clean_codes, _clean_text
 
     for column in (pa.array([" a", "a", "NA", None, "", "b ", "N/A", "null "]), pa.array([None, None], pa.string()),
                    pa.array([], pa.string())):
