@@ -65,27 +65,30 @@ def reference_seconds(path: Path) -> tuple[float, float]:
     return min(runs)
 
 
+def cpu_of(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process `pid` itself; 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime (14, 15)
+
+
+def children_of(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except FileNotFoundError:
+        return []
+
+
 def cpu_of_children(pid: int) -> float:
-    """CPU seconds (user + system) used so far by the gunicorn workers, children of `pid`."""
-    total = 0
-    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
-        try:
-            fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
-        except FileNotFoundError:
-            pass
-    return total / os.sysconf("SC_CLK_TCK")
+    """CPU seconds used so far by the gunicorn workers, children of `pid`."""
+    return sum(cpu_of(child) for child in children_of(pid))
 
 
 def cpu_of_tree(pid: int) -> float:
     """CPU seconds used so far by `pid` and every process below it (workers, job forkservers)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except FileNotFoundError:
-        return 0.0
-    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return own + sum(cpu_of_tree(int(child)) for child in children)
+    return cpu_of(pid) + sum(cpu_of_tree(child) for child in children_of(pid))
 
 
 def wait_until_idle(pid: int, timeout: float = 60) -> None:
