@@ -67,6 +67,7 @@ class Config:
         self.PREDICTION_SAMPLE_RATE = float(env("PREDICTION_SAMPLE_RATE") or 1.0)  # kept for drift
         self.PREDICTION_SAMPLE_MAX_PER_DAY = env_int("PREDICTION_SAMPLE_MAX_PER_DAY", 10_000)
         self.MODEL_CACHE_SIZE = env_int("MODEL_CACHE_SIZE", 16)  # loaded models kept per process
+        self.ARROW_THREADS = env_int("ARROW_THREADS", 0)  # Arrow's CPU pool per process; 0: all cores
         self.REGISTRATION_OPEN = env_bool("REGISTRATION_OPEN", True)
         self.JOB_BACKEND = env("JOB_BACKEND", "local")
         self.CELERY_BROKER_URL = env("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")

@@ -21,12 +21,27 @@ def create_app(config: Config | None = None) -> Flask:
     from app.request_log import configure_logging
 
     configure_logging(app)
+    size_arrow_pool(app.config["ARROW_THREADS"])
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
     register_commands(app)
     register_template_context(app)
     return app
+
+
+def size_arrow_pool(threads: int = 0) -> None:
+    """Give Arrow's CPU pool every core (or `threads`), whatever OMP_NUM_THREADS says.
+
+    Arrow sizes its pool from OMP_NUM_THREADS, which web processes set to 1 for OpenMP's sake
+    (its spin-waiting stalled predictions under load). Arrow's idle threads sleep instead, and
+    with one of them an upload's CSV parse and typing ran on a single core.
+    """
+    import os
+
+    import pyarrow as pa
+
+    pa.set_cpu_count(threads if threads > 0 else (os.cpu_count() or 1))
 
 
 NAV_ITEMS = [
