@@ -5,6 +5,7 @@ A user's file name is only ever a label; every stored file is named by a random 
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import tempfile
@@ -60,9 +61,12 @@ class LengthBodyReader:
     """A gunicorn request body of known length, read in the caller's block size.
 
     gunicorn's ``Body.read`` pulls 1 KB at a time from a reader that copies its 8 KB socket
-    chunk on every call: receiving a 160 MB upload took ~1 s of a worker's CPU. Its
-    ``LengthReader`` serves a 64 KB read from eight socket chunks, and keeps count of what is
-    left, so gunicorn still drains an unread body before the connection's next request.
+    chunk on every call: receiving a 160 MB upload took ~1 s of a worker's CPU, and its
+    ``LengthReader`` still takes 8 KB per ``recv`` and copies each block twice (0.11 s for
+    160 MB over loopback against 0.04 s). This reads the caller's whole block from the
+    socket straight into one buffer, after the bytes gunicorn already holds, and keeps the
+    reader's count of what is left, so gunicorn still drains an unread body before the
+    connection's next request.
     """
 
     def __init__(self, body):
@@ -83,9 +87,29 @@ class LengthBodyReader:
         body = self._body
         if body.buf.tell():  # what readline() read ahead comes first
             return body.read(size)
-        if size is None or size < 0:
-            size = body.reader.length
-        return body.reader.read(size)
+        reader = body.reader
+        if size is None or size < 0 or size > reader.length:
+            size = reader.length
+        sock = getattr(reader.unreader, "sock", None)
+        if size == 0 or not hasattr(sock, "recv_into"):
+            return reader.read(size)
+        held = reader.unreader.buf.getvalue()  # read past the headers, or unread by gunicorn
+        if len(held) >= size:
+            reader.unreader.buf = io.BytesIO(held[size:])
+            reader.unreader.buf.seek(0, os.SEEK_END)
+            reader.length -= size
+            return held[:size]
+        reader.unreader.buf = io.BytesIO()
+        block = bytearray(size)
+        block[: len(held)] = held
+        view, got = memoryview(block), len(held)
+        while got < size:
+            n = sock.recv_into(view[got:])
+            if not n:  # the client went away: what came is all there is
+                break
+            got += n
+        reader.length -= got
+        return bytes(view[:got])
 
     def readline(self, size: int | None = None) -> bytes:
         return self._body.readline(size)
