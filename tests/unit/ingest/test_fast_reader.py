@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from itertools import accumulate
 
 import pytest
 
@@ -122,4 +123,69 @@ def test_line_breaks_in_values_are_looked_for_only_when_a_quote_follows_the_head
     monkeypatch.setattr(pipeline, "ROBUST_MAX_BYTES", -1)
     fast, _ = read_table(path)
     assert fast.equals(careful)
-    assert seen == [newlines]
+    assert seen and set(seen) == {newlines}
+
+
+def _plan(quote='"', escape=None, header_lines=1):
+    from types import SimpleNamespace
+
+    fmt = SimpleNamespace(quotechar=quote, escapechar=escape)
+    return SimpleNamespace(fmt=fmt, skipped_lines=0, header_lines=header_lines)
+
+
+@pytest.mark.parametrize(("tail", "expected"), [("", False), ('9,"late"\n', True), ("9,a\\,b\n", "escape")])
+def test_quote_marks_are_looked_for_in_the_whole_body_but_not_the_header(tmp_path, tail, expected):
+    from app.ml.ingest import fast
+
+    path = tmp_path / "f.csv"
+    body = "".join(f"{i},n{i}\n" for i in range(300_000))  # past the first MB
+    path.write_text('"id","note"\n' + body + tail)
+    assert fast._marks_in_body(str(path), _plan()) is bool(expected is True)
+    assert fast._marks_in_body(str(path), _plan(escape="\\")) is bool(expected)
+    assert fast._marks_in_body(str(path), _plan(header_lines=0)) is True  # the header's quotes
+
+
+def test_an_empty_file_has_no_marks(tmp_path):
+    from app.ml.ingest import fast
+
+    path = tmp_path / "f.csv"
+    path.write_bytes(b"")
+    assert fast._marks_in_body(str(path), _plan(header_lines=0)) is False
+
+
+def _spy_open_csv(monkeypatch) -> list:
+    import pyarrow.csv as pacsv
+
+    calls = []
+    real = pacsv.open_csv
+    monkeypatch.setattr(pacsv, "open_csv", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    return calls
+
+
+def test_the_first_blocks_types_come_from_that_block_alone(tmp_path, monkeypatch):
+    """No streaming reader over the whole file (its read-ahead blocks outlived it: ~60 MB on
+    the benchmark file, on top of the table)."""
+    path = tmp_path / "f.csv"
+    path.write_text("id,name,x\n" + "".join(f"{i},n{i % 9},{i / 8}\n" for i in range(150_000)))  # 2.6 MB
+    careful, _ = read_table(path, max_cell_bytes=1000)
+    calls = _spy_open_csv(monkeypatch)
+    monkeypatch.setattr(pipeline, "ROBUST_MAX_BYTES", -1)
+    fast, _ = read_table(path, max_cell_bytes=1000)  # 1 MB blocks
+    assert fast.equals(careful)
+    assert calls == []
+
+
+def test_a_quoted_line_break_across_the_first_blocks_end(tmp_path, monkeypatch):
+    rows = [f"{i},n{i % 9},{i / 8}\n" for i in range(150_000)]
+    ends = accumulate((len(row) for row in rows), initial=len("id,name,x\n"))
+    at = next(i for i, end in enumerate(ends) if end > (1 << 20) - 8) - 1  # crosses the first MB
+    rows[at] = f'{at},"two\nlines",{at / 8}\n'
+    path = tmp_path / "f.csv"
+    path.write_text("id,name,x\n" + "".join(rows))
+    careful, _ = read_table(path, max_cell_bytes=1000)
+    calls = _spy_open_csv(monkeypatch)
+    monkeypatch.setattr(pipeline, "ROBUST_MAX_BYTES", -1)
+    fast, _ = read_table(path, max_cell_bytes=1000)
+    assert fast.equals(careful)
+    assert careful.column("name")[at].as_py() == "two\nlines"
+    assert len(calls) == 1  # the cut row made the block's own parse fail: the whole file's reader
