@@ -44,6 +44,15 @@ def test_upload_detects_and_describes_the_dataset(dataset):
     assert set(dataset["repairs"]) == {"rows_repaired", "rows_skipped", "lines"}
 
 
+def test_upload_logs_how_long_each_step_took(client, api_headers, caplog):
+    caplog.set_level("INFO")
+    assert upload(client, api_headers).status_code == 201
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(m.startswith("dataset upload: request body received in ") for m in messages)
+    assert any(m.startswith("ingest: 4 rows x 4 columns read and typed in ") and "stored and profiled in" in m
+               for m in messages)
+
+
 def test_upload_stores_parquet_under_generated_names(app, client, api_headers):
     r = upload(client, api_headers, filename="../../etc/passwd")
     assert r.status_code == 201
