@@ -68,14 +68,14 @@ def _refit(ranked, data, request, prep, cardinality, task, clock, should_stop, p
     return kept
 
 
-def _ensemble(kept, best, y_search, task, metric, classes):
+def _ensemble(kept, best, y_search, task, metric, classes, seed=0):
     names = [n for n in kept if best[n].oof is not None]
     if len(names) < 2:
         return None
-    counts, ens_score = select_weights([best[n].oof for n in names], y_search, task, metric,
-                                       classes)
+    weights, ens_score = select_weights([best[n].oof for n in names], y_search, task, metric,
+                                        classes, seed)
     top = max(best[n].cv_score for n in names)
-    used = [(n, c) for n, c in zip(names, counts, strict=True) if c]
+    used = [(n, round(w, 4)) for n, w in zip(names, weights, strict=True) if round(w, 4) > 0]
     if len(used) < 2 or ens_score < top + MIN_GAIN - 1e-12:
         return None
     model = WeightedEnsemble([kept[n].pipeline for n, _ in used], [c for _, c in used], task)
@@ -150,7 +150,7 @@ def finalize(*, best, task, metric, prep, request, data, classes, cardinality, c
         if tracker:
             tracker.end_job(parent, "KILLED", {})
         raise TrainingCancelled("Training was cancelled.")
-    ens = _ensemble(kept, best, y_search, task, metric, classes)
+    ens = _ensemble(kept, best, y_search, task, metric, classes, request.seed)
     if ens is not None:
         kept[ENSEMBLE] = ens
     base = baseline_metrics(task, y_dev, y_test, classes)

@@ -46,5 +46,39 @@ def test_ensemble_selection_breaks_accuracy_ties_by_log_loss():
     classes = np.array(["a", "b"], dtype=object)
     sure = np.array([[0.9, 0.1], [0.1, 0.9], [0.9, 0.1], [0.9, 0.1]])  # 3 of 4, one badly wrong
     mild = np.array([[0.6, 0.4], [0.4, 0.6], [0.6, 0.4], [0.55, 0.45]])  # 3 of 4, mildly wrong
-    counts, score = select_weights([sure, mild], y, "classification", "accuracy", classes)
-    assert counts[1] > 0 and score == 0.75  # same accuracy: the lower log loss is chosen
+    weights, score = select_weights([sure, mild], y, "classification", "accuracy", classes)
+    assert weights[1] > 0.5 and score == 0.75  # same accuracy: the lower log loss is chosen
+
+
+def test_one_lucky_row_does_not_decide_a_coarse_ensemble():
+    """Bagged selection: a model that wins the out-of-fold accuracy by a single row, with
+    barely confident answers, does not take all the weight from a sure one."""
+    import numpy as np
+
+    from app.ml.training.ensemble import select_weights
+    n = 40
+    y = np.array(["a", "b"] * (n // 2), dtype=object)
+    classes = np.array(["a", "b"], dtype=object)
+    truth = (y == "b").astype(float)
+    barely = np.column_stack([1 - (0.49 + 0.02 * truth), 0.49 + 0.02 * truth])  # right on all
+    sure = np.column_stack([1 - (0.01 + 0.98 * truth), 0.01 + 0.98 * truth])
+    sure[0] = sure[0][::-1]  # ...wrong on one row
+    weights, _ = select_weights([barely, sure], y, "classification", "accuracy", classes, seed=3)
+    assert weights[1] > 0.2 and abs(sum(weights) - 1) < 1e-9
+    assert select_weights([barely, sure], y, "classification", "accuracy", classes, seed=3)[0] == weights
+
+
+@pytest.mark.parametrize("metric", ["accuracy", "balanced_accuracy", "f1_macro"])
+def test_the_coarse_scorer_agrees_with_the_reported_metrics(metric):
+    import numpy as np
+
+    from app.ml.training.ensemble import TIE_BREAK, _coarse_scorer
+    from app.ml.training.metrics import classification_metrics
+    rng = np.random.default_rng(0)
+    classes = np.array(["x", "y", "z"], dtype=object)
+    codes = rng.integers(0, 3, 200)
+    codes[:5] = 0  # one class the model never predicts below
+    proba = rng.dirichlet([1, 1, 0.2], 200)
+    expected = classification_metrics(classes[codes], proba, classes)
+    got = _coarse_scorer(codes, 3, metric)(proba)
+    assert got == pytest.approx(expected[metric] - TIE_BREAK * expected["log_loss"], abs=1e-9)
