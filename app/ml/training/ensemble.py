@@ -8,7 +8,8 @@ from app.ml.training.metrics import classification_metrics, regression_metrics, 
 
 ROUNDS = 25
 # An ensemble is kept when its out-of-fold score is at least the best single model's: on a
-# tie the blend is preferred (it averages out the members' errors on unseen rows).
+# tie the blend is preferred (it averages out the members' errors on unseen rows). For
+# accuracy and balanced accuracy it must win by one standard error (see finalize._ensemble).
 MIN_GAIN = 0.0
 # Coarse metrics (accuracy, F1) tie often on small data; among tied blends the selection
 # prefers the lower log loss (this weight keeps it a pure tie-breaker: < one row's worth).

@@ -14,7 +14,14 @@ from app.ml.training.costs import save_seconds
 from app.ml.training.ensemble import MIN_GAIN, select_weights
 from app.ml.training.errors import TrainingCancelled
 from app.ml.training.families import ENSEMBLE
-from app.ml.training.metrics import LOWER_IS_BETTER, baseline_metrics, score, verdict
+from app.ml.training.metrics import (
+    LOWER_IS_BETTER,
+    SE_METRICS,
+    baseline_metrics,
+    score,
+    share_standard_error,
+    verdict,
+)
 from app.ml.training.report import charts, held_out, input_schema, permutation_importance
 from app.ml.training.request import KeptModel, SearchResult, natural
 from app.ml.training.transformers import WeightedEnsemble
@@ -76,7 +83,10 @@ def _ensemble(kept, best, y_search, task, metric, classes, seed=0):
                                         classes, seed)
     top = max(best[n].cv_score for n in names)
     used = [(n, round(w, 4)) for n, w in zip(names, weights, strict=True) if round(w, 4) > 0]
-    if len(used) < 2 or ens_score < top + MIN_GAIN - 1e-12:
+    # For a share of rows (accuracy) the blend must win by more than chance would on these
+    # rows: one standard error, as the linear models' regularisation is chosen.
+    gain = share_standard_error(top, len(y_search)) if metric in SE_METRICS else MIN_GAIN
+    if len(used) < 2 or ens_score < top + gain - 1e-12:
         return None
     model = WeightedEnsemble([kept[n].pipeline for n, _ in used], [c for _, c in used], task)
     model.fit(None)

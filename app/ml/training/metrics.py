@@ -49,6 +49,17 @@ def regression_metrics(y_true, pred) -> dict[str, float]:
     }
 
 
+# Metrics that are a share of rows, whose noise on n rows is a binomial standard error.
+SE_METRICS = {"accuracy", "balanced_accuracy"}
+
+
+def share_standard_error(share: float, n_rows: int) -> float:
+    """Standard error of a share of rows measured on `n_rows` (Agresti-Coull: sensible even
+    when the share is 0 or 1)."""
+    p = (share * n_rows + 2) / (n_rows + 4)
+    return float(np.sqrt(p * (1 - p) / (n_rows + 4)))
+
+
 def score(metrics: dict[str, float], metric: str) -> float:
     """Higher-is-better version of `metric`, used to rank candidates."""
     value = metrics[metric]

@@ -13,7 +13,7 @@ from app.ml.training.candidates import Candidate, Proposer, cross_validate, make
 from app.ml.training.errors import TrainingCancelled, TrainingFailed
 from app.ml.training.families import families_for
 from app.ml.training.finalize import finalize
-from app.ml.training.metrics import LOWER_IS_BETTER
+from app.ml.training.metrics import LOWER_IS_BETTER, SE_METRICS, share_standard_error
 from app.ml.training.preprocessing import category_cardinality
 from app.ml.training.preview import IMBALANCE_RATIO, prepare
 from app.ml.training.progress import ProgressReporter
@@ -27,7 +27,6 @@ MIN_SEARCH_ROWS, MAX_SEARCH_ROWS = 2_000, 30_000
 RESCUE_ROWS = 2_000
 # One-standard-error rule: family -> (parameter, +1 if smaller is more regularised).
 REGULARISATION = {"logistic_regression": ("C", 1)}
-SE_METRICS = {"accuracy", "balanced_accuracy"}
 # Families whose refit on all rows the final reserve plans for (best first).
 FULL_REFIT_PLANNED = 3
 # Share of the budget always left for refitting, reporting and logging the kept models.
@@ -258,9 +257,7 @@ def _one_standard_error(candidates: list, best: dict, metric: str, n_rows: int) 
         top = best.get(name)
         if top is None:
             continue
-        # Agresti-Coull: a sensible error even when the best is right on every row.
-        p = (top.cv_metrics[metric] * n_rows + 2) / (n_rows + 4)
-        se = float(np.sqrt(p * (1 - p) / (n_rows + 4)))
+        se = share_standard_error(top.cv_metrics[metric], n_rows)
         close = [c for c in candidates if c.family.name == name and c.status == "ok"
                  and c.oof is not None and c.cv_score >= top.cv_score - se]
         pick = min(close, key=lambda c: (stronger * c.params[param], c.index))

@@ -82,3 +82,34 @@ def test_the_coarse_scorer_agrees_with_the_reported_metrics(metric):
     expected = classification_metrics(classes[codes], proba, classes)
     got = _coarse_scorer(codes, 3, metric)(proba)
     assert got == pytest.approx(expected[metric] - TIE_BREAK * expected["log_loss"], abs=1e-9)
+
+
+def _members(oofs: dict, scores: dict):
+    from types import SimpleNamespace
+
+    kept = {n: SimpleNamespace(pipeline=SimpleNamespace(classes_=None), algorithm=n, fit_time_s=1.0,
+                               trained_rows=10) for n in oofs}
+    best = {n: SimpleNamespace(oof=o, cv_score=scores[n]) for n, o in oofs.items()}
+    return kept, best
+
+
+@pytest.mark.parametrize(("second_wrong", "kept"), [(slice(1, 11), False), (slice(10, 20), True)])
+def test_a_blend_must_beat_the_best_model_by_more_than_chance_on_accuracy(second_wrong, kept):
+    """Two models each right on 90 of 100 rows. Wrong on nine of the same rows, their blend is
+    right on 91: one row more, less than one standard error (~3 rows), and it is not kept.
+    Wrong on different rows, the blend is right on all 100, and it is kept."""
+    import numpy as np
+
+    from app.ml.training.finalize import _ensemble
+    from app.ml.training.metrics import classification_metrics, score
+    classes = np.array(["a", "b"], dtype=object)
+    y = np.array(["a", "b"] * 50, dtype=object)
+    right = np.where(y[:, None] == classes, 0.8, 0.2)
+    first, second = right.copy(), right.copy()
+    first[:10] = first[:10, ::-1]  # wrong on rows 0-9 (0.8 on the wrong class)
+    second[second_wrong] = np.where(y[second_wrong, None] == classes, 0.35, 0.65)  # less sure
+    oofs = {"first": first, "second": second}
+    scores = {n: score(classification_metrics(y, o, classes), "accuracy") for n, o in oofs.items()}
+    assert scores == {"first": 0.9, "second": 0.9}
+    ens = _ensemble(*_members(oofs, scores), y, "classification", "accuracy", classes)
+    assert (ens is not None) is kept
