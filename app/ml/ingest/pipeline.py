@@ -37,10 +37,10 @@ BATCH_ROWS = 65_536
 LAYOUT_RECORDS = 400
 OVERRIDE_KEYS = {"delimiter", "encoding", "decimal", "header"}
 NO_LIMIT = 1 << 62
-log = logging.getLogger(__name__)
 ROW_GROUP_SIZE = 122_880  # DuckDB's own default, as app.ml.explore.dataset_file writes versions
 DICTIONARY_MAX = 20_000  # distinct values: 160 kB of int64s, or short strings, per dictionary
 PAGE_SIZE = 16 << 10  # as app.ml.explore.dataset_file.PAGE_SIZE: a sorted page's scattered rows
+log = logging.getLogger(__name__)
 
 
 @dataclass
