@@ -13,6 +13,11 @@ errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # OpenMP threads stall single-row predictions under load; web processes use one.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# Arrow's allocator (mimalloc) reserves 1 GiB arenas and keeps the segments an upload freed
+# in them; without arenas they go back to the kernel: a 160 MB upload peaked at 3.54x the
+# file instead of 3.76-3.97x, for ~4% of its time (bench/README.md). Read when a worker
+# first loads pyarrow, after this file.
+os.environ.setdefault("MIMALLOC_ARENA_RESERVE", "0")
 
 # Set before prometheus_client is imported: it picks file-backed values at import time.
 _multiproc_dir = os.environ.setdefault(
