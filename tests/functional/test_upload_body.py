@@ -1,5 +1,6 @@
 """Upload bodies under gunicorn are read in large blocks, with the same bytes and bookkeeping."""
 
+import contextlib
 import io
 import socket
 import threading
@@ -32,7 +33,8 @@ def gunicorn_body(payload: bytes, held: bytes = b"") -> tuple[Body, CountingSock
     ours, theirs = socket.socketpair()
 
     def send():
-        with ours:
+        # a test that reads part of the body closes its end first
+        with ours, contextlib.suppress(OSError):
             ours.sendall(payload[len(held):])
 
     threading.Thread(target=send, daemon=True).start()
