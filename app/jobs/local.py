@@ -33,7 +33,7 @@ from app.jobs import store
 from app.jobs.context import DEADLINE_ERROR
 from app.jobs.registry import registered
 from app.jobs.runner import JobTerminated, execute, hostname
-from app.jobs.settings import job_threads, setting
+from app.jobs.settings import job_threads, setting, use_job_threads
 from app.models.job import FAILED, RUNNING
 from app.models.user import utcnow
 
@@ -76,14 +76,12 @@ def child_main(config_values: dict, job_id: int, function_path: str) -> None:
         raise JobTerminated()
 
     signal.signal(signal.SIGTERM, terminate)
-    from threadpoolctl import threadpool_limits
-
     from app import create_app
     from app.jobs.registry import load
 
     try:
         app = create_app(SnapshotConfig(config_values))
-        threadpool_limits(int(threads))  # libraries the forkserver loaded with 1 thread
+        use_job_threads(app.config)
         with app.app_context():
             try:
                 execute(app, job_id, function=load(function_path),

@@ -61,3 +61,17 @@ def kill_grace_s(config: Mapping, time_budget_s: float | None) -> float:
 def job_threads(config: Mapping) -> int:
     threads = setting(config, "JOB_THREADS")
     return threads if threads > 0 else (os.cpu_count() or 1)
+
+
+def use_job_threads(config: Mapping) -> int:
+    """Size a job process's thread pools to JOB_THREADS: OpenMP/BLAS (libraries loaded while
+    the process still had the web's one thread) and Arrow's, unless ARROW_THREADS sets that
+    (create_app gave Arrow every core, which a JOB_THREADS limit must also bound)."""
+    import pyarrow as pa
+    from threadpoolctl import threadpool_limits
+
+    threads = job_threads(config)
+    threadpool_limits(threads)
+    arrow = int(config.get("ARROW_THREADS") or 0)
+    pa.set_cpu_count(arrow if arrow > 0 else threads)
+    return threads

@@ -24,7 +24,7 @@ from app.extensions import db
 from app.jobs import store
 from app.jobs.local import THREAD_VARIABLES
 from app.jobs.runner import JobTerminated, execute, hostname
-from app.jobs.settings import job_threads, setting
+from app.jobs.settings import job_threads, setting, use_job_threads
 from app.models.job import CANCELLED
 
 log = logging.getLogger(__name__)
@@ -101,9 +101,7 @@ def run_job(app: Flask, job_id: int, worker: str | None = None) -> str | None:
             in_main_thread = threading.current_thread() is threading.main_thread()
             previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
             try:
-                from threadpoolctl import threadpool_limits
-
-                threadpool_limits(job_threads(app.config))
+                use_job_threads(app.config)
                 status = execute(app, job_id, worker=worker, on_overrun=_hard_exit, on_abandoned=_hard_exit)
             except JobTerminated:
                 status = CANCELLED
