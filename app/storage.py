@@ -6,6 +6,7 @@ A user's file name is only ever a label; every stored file is named by a random 
 from __future__ import annotations
 
 import io
+import logging
 import os
 import shutil
 import tempfile
@@ -16,6 +17,7 @@ from pathlib import Path
 from flask import Flask, Request, current_app
 
 UPLOAD_DIR = "uploads"
+log = logging.getLogger(__name__)
 STALE_UPLOAD_SECONDS = 3600  # older than any upload still being read
 
 
@@ -127,6 +129,16 @@ class UploadRequest(Request):
     def __init__(self, environ, *args, **kwargs):
         environ["wsgi.input"] = LengthBodyReader.wrap(environ.get("wsgi.input"))
         super().__init__(environ, *args, **kwargs)
+
+    def _load_form_data(self) -> None:
+        """Parse the body (once, whoever asks first: the CSRF check, a view) and log how long a
+        multipart one took to arrive: for a large upload most of the request's time."""
+        if "form" in self.__dict__ or self.mimetype != "multipart/form-data":
+            return super()._load_form_data()
+        started = time.perf_counter()
+        super()._load_form_data()
+        log.info("upload: request body of %d bytes received in %.2f s", self.content_length or 0,
+                 time.perf_counter() - started)
 
     def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
         folder = Path(current_app.config["DATA_DIR"]) / UPLOAD_DIR

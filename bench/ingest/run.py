@@ -113,15 +113,15 @@ def free_port() -> int:
 
 def rss_of_children(pid: int) -> int:
     """The resident memory of the largest gunicorn worker (child of `pid`), in bytes."""
-    total = 0
+    largest = 0
     for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
         try:
             for line in Path(f"/proc/{child}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
-                    total = max(total, int(line.split()[1]) * 1024)
+                    largest = max(largest, int(line.split()[1]) * 1024)
         except FileNotFoundError:
             pass
-    return total
+    return largest
 
 
 def serve(instance: Path) -> tuple[subprocess.Popen, str]:
@@ -230,7 +230,7 @@ def server_phases(log: Path) -> list[str]:
         message = record.get("message", "")
         if record.get("path") == "/api/v1/datasets" and record.get("method") == "POST":
             message = f"request {record.get('status')} in {record.get('duration_ms', 0) / 1000:.2f} s"
-        elif not message.startswith(("dataset upload", "ingest:")):
+        elif not message.startswith(("upload: request body", "ingest:")):
             continue
         out.append(f"{record.get('time', '')[11:23]}  {message}")
     return out

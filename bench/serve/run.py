@@ -358,7 +358,7 @@ def server_phases(app: App) -> list[str]:
     out = []
     with open(app.instance / "server.log", errors="replace") as fh:
         for line in fh:
-            if '"batch upload' in line or '"batch job' in line:
+            if any(f'"{kind}' in line for kind in ("upload: request body", "batch upload", "batch job")):
                 try:
                     record = json.loads(line)
                 except ValueError:

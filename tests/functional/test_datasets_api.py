@@ -48,7 +48,7 @@ def test_upload_logs_how_long_each_step_took(client, api_headers, caplog):
     caplog.set_level("INFO")
     assert upload(client, api_headers).status_code == 201
     messages = [r.getMessage() for r in caplog.records]
-    assert any(m.startswith("dataset upload: request body received in ") for m in messages)
+    assert any(m.startswith("upload: request body of ") and " bytes received in " in m for m in messages)
     assert any(m.startswith("ingest: 4 rows x 4 columns read and typed in ") and "stored and profiled in" in m
                for m in messages)
 

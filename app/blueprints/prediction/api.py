@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import time
-
 from flask import Response, request, send_file, url_for
 from flask.views import MethodView
 from marshmallow import ValidationError
@@ -23,7 +20,6 @@ from app.errors import DomainError
 api_bp = api_blueprint("prediction_api", __name__, description="Predictions")
 
 TRUE_WORDS = ("1", "true", "yes", "on")
-log = logging.getLogger(__name__)
 
 
 def csv_doc(description: str) -> dict:
@@ -63,9 +59,7 @@ def start_batch(user, model_id: int):
             raise DomainError("The request is not valid.", {"json": exc.messages}) from exc
         return batch.score_dataset(user, model_id, body["dataset_id"], body.get("version"),
                                    explain_rows=body["explain"])
-    started = time.perf_counter()
-    upload = request.files.get("file")  # the multipart body is read here
-    log.info("batch upload: request body received in %.2f s", time.perf_counter() - started)
+    upload = request.files.get("file")
     if upload is None:
         raise DomainError("Send the file to score, or JSON {dataset_id, version?}.",
                           {"files": {"file": ["Missing data for required field."]}})
