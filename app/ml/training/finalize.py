@@ -82,7 +82,7 @@ def _ensemble(kept, best, y_search, task, metric, classes, seed=0):
     weights, ens_score = select_weights([best[n].oof for n in names], y_search, task, metric,
                                         classes, seed)
     top = max(best[n].cv_score for n in names)
-    used = [(n, round(w, 4)) for n, w in zip(names, weights, strict=True) if round(w, 4) > 0]
+    used = [(n, w) for n, w in zip(names, (round(w, 4) for w in weights), strict=True) if w > 0]
     # For a share of rows (accuracy) the blend must win by more than chance would on these
     # rows: one standard error, as the linear models' regularisation is chosen.
     gain = share_standard_error(top, len(y_search)) if metric in SE_METRICS else MIN_GAIN
