@@ -7,7 +7,7 @@ line), or a second table repeating the header.
 
 from __future__ import annotations
 
-import io
+import copy
 import mmap
 import os
 
@@ -62,8 +62,10 @@ def _first_block_schema(path, read_options, parse_options, convert_options) -> p
             escape_char=parse_options.escape_char, double_quote=parse_options.double_quote,
             newlines_in_values=parse_options.newlines_in_values,
             ignore_empty_lines=parse_options.ignore_empty_lines)  # no handler: a cut row raises
+        one_block = copy.copy(read_options)
+        one_block.use_threads = False  # and no read-ahead threads still freeing after it returns
         try:
-            return pacsv.read_csv(io.BytesIO(head), read_options, strict, convert_options).schema
+            return pacsv.read_csv(pa.BufferReader(head), one_block, strict, convert_options).schema
         except pa.ArrowInvalid:
             pass
     with pacsv.open_csv(path, read_options, parse_options, convert_options) as first:
