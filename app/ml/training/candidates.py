@@ -148,12 +148,13 @@ def aligned_proba(model, X, classes: np.ndarray) -> np.ndarray:
 
 def cross_validate(cand: Candidate, pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray,
                    folds: list, task: str, metric: str, classes: np.ndarray | None,
-                   may_start_fold) -> None:
+                   may_start_fold, final_rows: int | None = None) -> None:
     """Fit the candidate on each fold, keeping out-of-fold predictions.
 
     `may_start_fold(seconds_per_fold, folds_left)` is asked before each fold; when it says
     no, the candidate is marked skipped (it would not finish before the deadline, or a stop
-    request came first).
+    request came first). `final_rows`: the rows its final refit may use (the save estimate
+    is scaled to a model of that size).
     """
     oof = np.zeros((len(y), len(classes))) if task == "classification" else np.zeros(len(y))
     spent = []
@@ -170,7 +171,8 @@ def cross_validate(cand: Candidate, pipeline: Pipeline, X: pd.DataFrame, y: np.n
                 oof[valid_idx] = aligned_proba(model, X.iloc[valid_idx], classes)
             else:
                 oof[valid_idx] = model.predict(X.iloc[valid_idx])
-        cand.save_s = max(cand.save_s, save_seconds(model))
+        scale = (final_rows or len(train_idx)) / len(train_idx)
+        cand.save_s = max(cand.save_s, save_seconds(model, scale))
         if cand.family.style == "hgb":
             cand.iterations.append(int(np.max(model[-1].n_iter_)))
     if task == "classification":

@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+# Seconds to save a model with skops through MLflow (dump, verify-load, signature, example),
+# measured on the 2-core machine over forests, extra trees and gradient boosting of 100 to
+# 3,000 trees and 6,000 to 4 million nodes (27 Nov 2026; see bench/automl/README.md):
+# ~0.3 s fixed, ~1.8 ms per tree, ~1.5-2 us per node. Rounded up for planning.
+SAVE_FIXED_S, SAVE_PER_TREE_S, SAVE_PER_NODE_S = 0.8, 0.002, 2e-6
 
-def save_seconds(model) -> float:
-    """Rough seconds to save `model` with skops through MLflow (dump, verify-load, example).
 
-    Measured on the 2-core machine: ~0.8 s fixed, ~0.011 s per forest tree, ~0.05 s per
-    gradient-boosting tree (each is a separate object with several arrays).
-    """
+def save_seconds(model, rows_scale: float = 1.0) -> float:
+    """Rough seconds to save `model`; `rows_scale` scales its node count to a model fitted on
+    that many times the rows (a fully grown tree has about one leaf per few rows)."""
     members = getattr(model, "members", None)
     if members is not None:
-        return sum(save_seconds(m) for m in members)
-    est = model.steps[-1][1] if hasattr(model, "steps") else model
-    cost = 0.8 + 0.011 * len(getattr(est, "estimators_", []))
-    if hasattr(est, "_predictors"):
-        cost += 0.05 * sum(len(p) for p in est._predictors)
-    return cost
+        return sum(save_seconds(m, rows_scale) for m in members)
+    trees, nodes = tree_size(model.steps[-1][1] if hasattr(model, "steps") else model)
+    return SAVE_FIXED_S + SAVE_PER_TREE_S * trees + SAVE_PER_NODE_S * nodes * rows_scale
+
+
+def tree_size(est) -> tuple[int, int]:
+    """(trees, nodes) of a tree model: a forest, gradient boosting or one tree; (0, 0) else."""
+    if hasattr(est, "_predictors"):  # histogram gradient boosting: one predictor per class
+        predictors = [p for per_iteration in est._predictors for p in per_iteration]
+        return len(predictors), sum(len(p.nodes) for p in predictors)
+    forest = getattr(est, "estimators_", None)
+    if forest and hasattr(forest[0], "tree_"):
+        return len(forest), sum(t.tree_.node_count for t in forest)
+    if hasattr(est, "tree_"):
+        return 1, est.tree_.node_count
+    return 0, 0

@@ -150,7 +150,7 @@ def run_search(df: pd.DataFrame, kinds: dict, request: SearchRequest, *,
                 pipe = make_pipeline(cand.family, cand.params, request.seed, prep.features,
                                      cardinality, task, len(folds[0][0]))
                 cross_validate(cand, pipe, X_search, y_search, folds, task, metric, classes,
-                               lambda m, k, c=cand: may_start_fold(m, k, c))
+                               lambda m, k, c=cand: may_start_fold(m, k, c), len(prep.X))
             except Exception as exc:  # a failing candidate is recorded and skipped
                 cand.status, cand.error = "failed", f"{type(exc).__name__}: {exc}"[:500]
             if should_stop():
