@@ -141,3 +141,48 @@ class WeightedEnsemble(BaseEstimator):
             return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
         w = self._weights()
         return sum(wi * m.predict(X) for wi, m in zip(w, self.members, strict=True))
+
+
+class FoldBag(BaseEstimator):
+    """One estimator fitted on each training part of a k-fold split, predictions averaged.
+
+    Cross-validation bagging, as AutoGluon's bagged models: each member sees (k-1)/k of the
+    rows and their average varies less than one model fitted on all of them. Probabilities
+    are averaged in the order of `classes_` (a member may have missed a rare class).
+    """
+
+    def __init__(self, estimator=None, n_folds: int = 5, random_state: int = 0):
+        self.estimator = estimator
+        self.n_folds = n_folds
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        from sklearn.base import clone, is_classifier
+        from sklearn.model_selection import KFold, StratifiedKFold
+
+        y = np.asarray(y)
+        k = self.n_folds
+        splitter, strata = KFold(k, shuffle=True, random_state=self.random_state), None
+        if is_classifier(self.estimator):
+            self.classes_, strata, counts = np.unique(y, return_inverse=True, return_counts=True)
+            if counts.min() >= k:
+                splitter = StratifiedKFold(k, shuffle=True, random_state=self.random_state)
+        self.members_ = [clone(self.estimator).fit(_rows(X, part), y[part])
+                         for part, _ in splitter.split(np.zeros(len(y)), strata)]
+        return self
+
+    def predict_proba(self, X):
+        out = np.zeros((len(X), len(self.classes_)))
+        for member in self.members_:
+            columns = np.searchsorted(self.classes_, member.classes_)
+            out[:, columns] += member.predict_proba(X)
+        return out / len(self.members_)
+
+    def predict(self, X):
+        if hasattr(self, "classes_"):
+            return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        return np.mean([member.predict(X) for member in self.members_], axis=0)
+
+
+def _rows(X, index):
+    return X.iloc[index] if hasattr(X, "iloc") else X[index]
