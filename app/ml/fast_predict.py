@@ -282,29 +282,25 @@ class _Forest:
 
 
 class CompiledPipeline:
-    """InputCaster -> ColumnTransformer -> HistGradientBoosting* (or a FoldBag of them)."""
+    """InputCaster -> ColumnTransformer -> HistGradientBoosting*, as arrays."""
 
     def __init__(self, pipeline):
         from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
         from sklearn.pipeline import Pipeline
-
-        from app.ml.training.transformers import FoldBag
 
         if type(pipeline) is not Pipeline or len(pipeline.steps) != 3:
             raise Unsupported("pipeline shape")
         caster, columns, est = (s for _, s in pipeline.steps)
         if type(caster) is not InputCaster:
             raise Unsupported("first step")
-        self.bag = type(est) is FoldBag
-        members = est.members_ if self.bag else [est]
-        if any(type(m) not in (HistGradientBoostingClassifier, HistGradientBoostingRegressor)
-               for m in members):
+        if type(est) not in (HistGradientBoostingClassifier, HistGradientBoostingRegressor):
             raise Unsupported("estimator")
         self.plan = _cast_plan(caster)
         self.parts = _column_parts(columns)
-        self.members = [(m, _Forest(m)) for m in members]
+        self.forest = _Forest(est)
+        self.est = est
         self.classes_ = getattr(est, "classes_", None)
-        self.n_features = members[0].n_features_in_
+        self.n_features = est.n_features_in_
 
     def _matrix(self, frame) -> np.ndarray:
         n = len(next(iter(frame.values()))) if isinstance(frame, dict) and frame else len(frame)
@@ -314,25 +310,16 @@ class CompiledPipeline:
             raise Unsupported("width")
         return X
 
-    def _proba(self, X: np.ndarray) -> np.ndarray:
-        if not self.bag:
-            est, forest = self.members[0]
-            return est._loss.predict_proba(forest.raw(X))
-        out = np.zeros((len(X), len(self.classes_)))  # as FoldBag.predict_proba adds them
-        for est, forest in self.members:
-            out[:, np.searchsorted(self.classes_, est.classes_)] += \
-                est._loss.predict_proba(forest.raw(X))
-        return out / len(self.members)
-
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
-        return self._proba(self._matrix(frame))
+        raw = self.forest.raw(self._matrix(frame))
+        return self.est._loss.predict_proba(raw)
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        X = self._matrix(frame)
+        raw = self.forest.raw(self._matrix(frame))
         if self.classes_ is not None:
-            return self.classes_[np.argmax(self._proba(X), axis=1)]
-        values = [est._loss.link.inverse(forest.raw(X).ravel()) for est, forest in self.members]
-        return values[0] if not self.bag else np.mean(values, axis=0)
+            proba = self.est._loss.predict_proba(raw)
+            return self.classes_[np.argmax(proba, axis=1)]
+        return self.est._loss.link.inverse(raw.ravel())
 
 
 def compile_pipeline(model) -> CompiledPipeline:

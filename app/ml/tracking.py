@@ -26,7 +26,6 @@ from app.ml.errors import ServiceError
 CHAMPION = "champion"
 # Every type a saved model may contain beyond skops' defaults: what our pipelines are made of.
 TRUSTED_TYPES = frozenset({
-    "app.ml.training.transformers.FoldBag",
     "app.ml.training.transformers.InputCaster",
     "app.ml.training.transformers.WeightedEnsemble",
     "functools.partial",

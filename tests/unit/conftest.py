@@ -9,7 +9,6 @@ from sklearn.pipeline import Pipeline
 
 from app.ml.training.families import FAMILIES
 from app.ml.training.preprocessing import build_preprocessor, category_cardinality
-from app.ml.training.transformers import FoldBag
 
 # "town" has more than 250 categories: target encoded (a part fast_predict does not compile)
 KINDS = {
@@ -84,7 +83,6 @@ class Models:
         style: str = "hgb",
         kinds: dict = KINDS,
         iterations: int = 20,
-        bag: bool = False,
     ) -> Pipeline:
         X = cls.frame(len(target), 0, kinds)
         pre, native = build_preprocessor(kinds, category_cardinality(X, kinds), style, task)
@@ -94,8 +92,6 @@ class Models:
             est.set_params(max_iter=iterations, early_stopping=False)
         elif hasattr(est, "n_estimators"):
             est.set_params(n_estimators=5)
-        if bag:
-            est = FoldBag(est, n_folds=5, random_state=0)
         return Pipeline([*pre.steps, ("model", est)]).fit(X, target)
 
 

@@ -11,12 +11,11 @@ from app.ml.serving import check_rows, predict
 from app.ml.training.preprocessing import build_preprocessor
 
 
-@pytest.mark.parametrize("bag", [False, True])
 @pytest.mark.parametrize("classes", [["no", "yes"], ["a", "b", "c"]])
-def test_classification_probabilities_are_identical(models, classes, bag):
+def test_classification_probabilities_are_identical(models, classes):
     n = 400
     y = np.random.default_rng(1).choice(classes, n)
-    model = models.fit("classification", y, kinds=models.without_town, iterations=30, bag=bag)
+    model = models.fit("classification", y, kinds=models.without_town, iterations=30)
     compiled = fast_model(model)
     assert compiled is not None
     frame = check_rows(models.rows(60, models.without_town), models.features(models.without_town),
@@ -28,11 +27,9 @@ def test_classification_probabilities_are_identical(models, classes, bag):
     assert list(compiled.predict(frame)) == list(model.predict(frame))
 
 
-@pytest.mark.parametrize("bag", [False, True])
-def test_regression_values_are_identical(models, bag):
+def test_regression_values_are_identical(models):
     y = np.random.default_rng(2).normal(size=300)
-    model = models.fit("regression", y, kinds=models.without_town, iterations=30, bag=bag)
-    assert fast_model(model) is not None
+    model = models.fit("regression", y, kinds=models.without_town, iterations=30)
     frame = check_rows(models.rows(40, models.without_town), models.features(models.without_town),
                        max_rows=100).frame
     expected = model.predict(frame)
@@ -50,15 +47,6 @@ def test_serving_answers_the_same_through_either_path(models):
     proba = model.predict_proba(frame)
     assert labels == [["x", "y", "z"][i] for i in np.argmax(proba, axis=1)]
     assert probabilities[0] == {c: float(p) for c, p in zip(["x", "y", "z"], proba[0], strict=True)}
-
-
-def test_a_bag_member_that_missed_a_class_is_aligned(models):
-    y = np.array(["a"] * 150 + ["b"] * 149 + ["rare"], dtype=object)  # one member lacks "rare"
-    model = models.fit("classification", y, kinds=models.without_town, iterations=10, bag=True)
-    assert any(len(m.classes_) == 2 for m in model[-1].members_)
-    frame = check_rows(models.rows(20, models.without_town), models.features(models.without_town),
-                       max_rows=100).frame
-    assert np.array_equal(fast_model(model).predict_proba(frame), model.predict_proba(frame))
 
 
 def test_an_unknown_pipeline_is_left_to_sklearn(models):

@@ -20,12 +20,7 @@ def save_seconds(model, rows_scale: float = 1.0) -> float:
 
 
 def tree_size(est) -> tuple[int, int]:
-    """(trees, nodes) of a tree model: a forest, gradient boosting, one tree or a fold bag of
-    them; (0, 0) for anything else."""
-    bag = getattr(est, "members_", None)
-    if bag is not None:  # a fold bag
-        sizes = [tree_size(m) for m in bag]
-        return sum(t for t, _ in sizes), sum(n for _, n in sizes)
+    """(trees, nodes) of a tree model: a forest, gradient boosting or one tree; (0, 0) else."""
     if hasattr(est, "_predictors"):  # histogram gradient boosting: one predictor per class
         predictors = [p for per_iteration in est._predictors for p in per_iteration]
         return len(predictors), sum(len(p.nodes) for p in predictors)

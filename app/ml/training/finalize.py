@@ -24,18 +24,13 @@ from app.ml.training.metrics import (
 )
 from app.ml.training.report import charts, held_out, input_schema, permutation_importance
 from app.ml.training.request import KeptModel, SearchResult, natural
-from app.ml.training.transformers import FoldBag, WeightedEnsemble
+from app.ml.training.transformers import WeightedEnsemble
 
 INPUT_EXAMPLE_ROWS = 5
 
 
 # The refit of a model is assumed to cost this much more per row than its CV folds did.
 REFIT_SAFETY = 1.5
-# Families whose final refit on all rows is a fold bag when time allows (forests are bagged
-# already; linear models and one tree gain little). BAG_COST: its time over one refit's.
-BAGGED = {"hist_gradient_boosting"}
-BAG_FOLDS = 5
-BAG_COST = BAG_FOLDS * (BAG_FOLDS - 1) / BAG_FOLDS
 
 
 def _refit_rows(cand, n_dev: int, n_fold_rows: float, n_folds: int, seconds: float) -> int:
@@ -116,13 +111,12 @@ def _evaluate(order, X_test, y_test, task, metric, classes, base, seed, clock):
             deadline=clock.deadline - save_seconds(order[0].pipeline) - 1.0)
 
 
-def _refit_full(order, kept, data, clock, reserve, should_stop, progress, seed=0) -> None:
+def _refit_full(order, kept, data, clock, reserve, should_stop, progress) -> None:
     """Refit the kept models on all rows (dev + held-out) with the same settings and weights.
 
     The held-out metrics were measured before (they describe the model fitted on the dev
     rows). Best first; a model whose estimated refit does not fit before `deadline - reserve`
     keeps its dev-rows fit (`refit_note` says why). An ensemble is refitted through its members.
-    Gradient boosting is refitted as a fold bag (BAG_FOLDS fits averaged) when that fits too.
     """
     X_dev, y_dev, X_test, y_test = data
     X_all = pd.concat([X_dev, X_test])
@@ -132,9 +126,8 @@ def _refit_full(order, kept, data, clock, reserve, should_stop, progress, seed=0
     for model in order:
         members = list(model.params) if model.family == ENSEMBLE else [model.family]
         todo = [n for n in members if n not in fresh]
-        single = {n: REFIT_SAFETY * kept[n].fit_time_s * n_all / max(kept[n].trained_rows, 1)
-                  + 0.05 for n in todo}
-        estimate = sum(single.values())
+        estimate = sum(REFIT_SAFETY * kept[n].fit_time_s * n_all / max(kept[n].trained_rows, 1)
+                       + 0.05 for n in todo)
         if should_stop() or clock.now() + estimate > clock.deadline - reserve:
             model.refit_note = (f"not refitted on all {n_all:,} rows: about {estimate:.1f} s "
                                 "did not fit in the time left")
@@ -142,14 +135,9 @@ def _refit_full(order, kept, data, clock, reserve, should_stop, progress, seed=0
         progress.update(message=f"Refitting {model.algorithm.lower()} on all rows")
         for name in todo:
             pipe = clone(kept[name].pipeline)
-            # Bag when it and the single refits still to come fit in the time left.
-            bag_s = BAG_COST * single[name] + sum(single[n] for n in todo if n != name)
-            if name in BAGGED and clock.now() + bag_s <= clock.deadline - reserve:
-                pipe.steps[-1] = ("model", FoldBag(pipe.steps[-1][1], BAG_FOLDS, seed))
             started = time.perf_counter()
             fit_limited(pipe, X_all, y_all)
             fresh[name] = (pipe, round(time.perf_counter() - started, 3))
-            single[name] = 0.0
         if model.family == ENSEMBLE:
             model.pipeline = WeightedEnsemble([fresh[n][0] for n in members],
                                               list(model.pipeline.weights), model.pipeline.task)
@@ -158,14 +146,6 @@ def _refit_full(order, kept, data, clock, reserve, should_stop, progress, seed=0
         else:
             model.pipeline, model.fit_time_s = fresh[model.family]
         model.trained_rows, model.refit_full = n_all, True
-        model.bagged_folds = max(_bag_folds(fresh[n][0]) for n in members)
-        if model.bagged_folds and model.family != ENSEMBLE:
-            model.algorithm += f", average of {model.bagged_folds} fits"
-
-
-def _bag_folds(pipe) -> int:
-    step = pipe.steps[-1][1]
-    return step.n_folds if isinstance(step, FoldBag) else 0
 
 
 def finalize(*, best, task, metric, prep, request, data, classes, cardinality, clock,
@@ -191,7 +171,7 @@ def finalize(*, best, task, metric, prep, request, data, classes, cardinality, c
     if request.refit_full:
         reserve = 1.0 + (1.5 * save_seconds(order[0].pipeline) if tracker else 0.0)
         _refit_full(order, kept, (X_dev, y_dev, X_test, y_test), clock, reserve, should_stop,
-                    progress, request.seed)
+                    progress)
     example = X_dev.head(INPUT_EXAMPLE_ROWS)
     result = SearchResult(
         task=task, reason=prep.reason, metric=metric, greater_is_better=greater,

@@ -78,8 +78,6 @@ class KeptModel:
     # were measured (those metrics describe the dev-rows fit); refit_note says why not.
     refit_full: bool = False
     refit_note: str = ""
-    # >0 when the refit on all rows is a fold bag: this many fits, each on (k-1)/k of the rows.
-    bagged_folds: int = 0
     model_uri: str | None = None
     run_id: str | None = None
 

@@ -12,7 +12,7 @@ from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from app.ml.training.candidates import Candidate, Proposer, cross_validate, make_pipeline
 from app.ml.training.errors import TrainingCancelled, TrainingFailed
 from app.ml.training.families import families_for
-from app.ml.training.finalize import BAG_COST, BAG_FOLDS, BAGGED, finalize
+from app.ml.training.finalize import finalize
 from app.ml.training.metrics import LOWER_IS_BETTER, SE_METRICS, share_standard_error
 from app.ml.training.preprocessing import category_cardinality
 from app.ml.training.preview import IMBALANCE_RATIO, prepare
@@ -272,16 +272,12 @@ def _final_reserve(best, per_fold, clock, n_dev, n_test, fold_rows, tracker,
     """Seconds to keep for the final phase: refits scaled to the dev rows (and, with
     refit_full, again to all rows), reporting, and (when tracking) saving the best model."""
     refits = sum(per_fold[name] * n_dev / fold_rows for name in best)
-    bags = 1
     if refit_full:  # the full refit is planned for the likely ensemble members only
         top = sorted(best.values(), key=lambda c: -c.cv_score)[:FULL_REFIT_PLANNED]
-        refits += sum(per_fold[c.family.name] * (n_dev + n_test) / fold_rows
-                      * (BAG_COST if c.family.name in BAGGED else 1.0) for c in top)
-        bags = BAG_FOLDS
+        refits += sum(per_fold[c.family.name] * (n_dev + n_test) / fold_rows for c in top)
     wanted = 1.3 * refits + 0.5 * len(best) + 1.0
     if tracker is not None:
-        wanted += 1.5 * max(c.save_s * (bags if c.family.name in BAGGED else 1)
-                            for c in best.values())
+        wanted += 1.5 * max(c.save_s for c in best.values())
     share = np.clip(wanted / clock.budget_s, MIN_FINAL_SHARE, MAX_FINAL_SHARE)
     return float(share * clock.budget_s)
 

@@ -64,14 +64,3 @@ def test_untrusted_types_are_refused(tmp_path):
     skops.io.dump({"f": print}, path)  # a builtin function is not on our allow-list
     with pytest.raises(ModelLoadRefused):
         load_model(str(path))
-
-
-def test_a_fold_bagged_boosting_model_saves_and_reloads(frame, kinds, mlflow_tracker):
-    request = SearchRequest(target="amount", time_budget_s=60, max_candidates=1,
-                            families=["hist_gradient_boosting"])
-    result = run_search(frame, kinds, request, on_progress=lambda p: None,
-                        should_stop=lambda: False, tracker=mlflow_tracker)
-    assert result.best.bagged_folds == 5
-    rows = frame.drop(columns=["amount"]).head(25)
-    reloaded = load_model(result.best.model_uri, mlflow_tracker.tracking_uri)
-    assert list(reloaded.predict(rows)) == list(result.best.pipeline.predict(rows))
