@@ -40,3 +40,9 @@ def frame():
 @pytest.fixture
 def kinds():
     return dict(KINDS)
+
+
+@pytest.fixture
+def frame_maker():
+    """make_frame itself, for a test that needs a frame of another size."""
+    return make_frame

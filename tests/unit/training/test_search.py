@@ -174,3 +174,27 @@ def test_linear_model_keeps_the_most_regularised_candidate_within_one_standard_e
     best = {"logistic_regression": cands[1]}
     _one_standard_error(cands, best, "log_loss", n_rows=275)  # not a count-of-rows metric
     assert best["logistic_regression"] is cands[1]
+
+
+def test_boosting_refitted_on_many_more_rows_than_its_folds_picks_its_own_rounds(
+        kinds, frame_maker, monkeypatch):
+    from app.ml.training import finalize, search
+
+    monkeypatch.setattr(search, "MIN_SEARCH_ROWS", 300)  # search on 300 rows, refit on 2,400
+    monkeypatch.setattr(search, "ROWS_PER_BUDGET_SECOND", 1)
+    big = frame_maker(3_000, seed=5)
+    result, _ = _search(big, kinds, families=["hist_gradient_boosting"], max_candidates=1,
+                        refit_full=False)
+    model = result.models["hist_gradient_boosting"]
+    est = model.pipeline[-1]
+    assert model.trained_rows == result.n_train > 2 * 300
+    assert est.early_stopping is True
+    assert est.max_iter % finalize.ROUNDS_CAP == 0 and est.max_iter >= 10 * finalize.ROUNDS_CAP
+    assert est.n_iter_ <= est.max_iter
+
+
+def test_boosting_refitted_on_about_its_fold_rows_keeps_the_rounds_cv_chose(frame, kinds):
+    result, _ = _search(frame, kinds, families=["hist_gradient_boosting"], max_candidates=1,
+                        refit_full=False)
+    est = result.models["hist_gradient_boosting"].pipeline[-1]
+    assert est.early_stopping is False and est.n_iter_ == est.max_iter
