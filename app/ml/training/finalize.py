@@ -115,11 +115,15 @@ def _ensemble(kept, best, y_search, task, metric, classes, seed=0):
                      trained_rows=max(kept[n].trained_rows for n, _ in used))
 
 
-def _evaluate(order, X_test, y_test, task, metric, classes, base, seed, clock):
-    """Held-out metrics, verdict and charts for every kept model, then importance best-first."""
+def _evaluate(order, X_test, y_test, task, metric, classes, base, seed, clock, keep: float):
+    """Held-out metrics, verdict and charts for every kept model, then importance best-first
+    while more than `keep` seconds (what the steps after need) are left."""
     greater = metric not in LOWER_IS_BETTER
+    per_row = {}
     for model in order:
+        started = time.perf_counter()
         model.test_metrics, pred = held_out(model.pipeline, X_test, y_test, task, classes)
+        per_row[model.family] = (time.perf_counter() - started) / max(len(X_test), 1)
         model.test_score = natural(score(model.test_metrics, metric), metric, greater)
         model.baseline = base
         model.verdict = verdict(task, metric, model.test_metrics, base)
@@ -127,7 +131,7 @@ def _evaluate(order, X_test, y_test, task, metric, classes, base, seed, clock):
     for model in order:  # best first: importance is dropped for the others if time runs out
         model.feature_importance = permutation_importance(
             model.pipeline, X_test, y_test, task, metric, classes, seed,
-            deadline=clock.deadline - save_seconds(order[0].pipeline) - 1.0)
+            deadline=clock.deadline - keep, seconds_per_row=per_row[model.family])
 
 
 def _refit_full(order, kept, data, clock, reserve, should_stop, progress) -> None:
@@ -143,10 +147,8 @@ def _refit_full(order, kept, data, clock, reserve, should_stop, progress) -> Non
     n_all = len(X_all)
     fresh: dict[str, object] = {}
     for model in order:
-        members = list(model.params) if model.family == ENSEMBLE else [model.family]
-        todo = [n for n in members if n not in fresh]
-        estimate = sum(REFIT_SAFETY * kept[n].fit_time_s * n_all / max(kept[n].trained_rows, 1)
-                       + 0.05 for n in todo)
+        todo = [n for n in _members(model) if n not in fresh]
+        estimate = _refit_full_seconds(todo, kept, n_all)
         if should_stop() or clock.now() + estimate > clock.deadline - reserve:
             model.refit_note = (f"not refitted on all {n_all:,} rows: about {estimate:.1f} s "
                                 "did not fit in the time left")
@@ -157,6 +159,7 @@ def _refit_full(order, kept, data, clock, reserve, should_stop, progress) -> Non
             started = time.perf_counter()
             fit_limited(pipe, X_all, y_all)
             fresh[name] = (pipe, round(time.perf_counter() - started, 3))
+        members = _members(model)
         if model.family == ENSEMBLE:
             model.pipeline = WeightedEnsemble([fresh[n][0] for n in members],
                                               list(model.pipeline.weights), model.pipeline.task)
@@ -165,6 +168,16 @@ def _refit_full(order, kept, data, clock, reserve, should_stop, progress) -> Non
         else:
             model.pipeline, model.fit_time_s = fresh[model.family]
         model.trained_rows, model.refit_full = n_all, True
+
+
+def _members(model: KeptModel) -> list[str]:
+    return list(model.params) if model.family == ENSEMBLE else [model.family]
+
+
+def _refit_full_seconds(names: list[str], kept: dict, n_all: int) -> float:
+    """Estimated seconds to refit these families' kept models on `n_all` rows."""
+    return sum(REFIT_SAFETY * kept[n].fit_time_s * n_all / max(kept[n].trained_rows, 1) + 0.05
+               for n in names)
 
 
 def finalize(*, best, task, metric, prep, request, data, classes, cardinality, clock,
@@ -185,10 +198,14 @@ def finalize(*, best, task, metric, prep, request, data, classes, cardinality, c
     base = baseline_metrics(task, y_dev, y_test, classes)
     order = sorted(kept.values(), key=lambda m: -m.cv_score)
     progress.update(message="Measuring on the held-out rows")
+    reserve = 1.0 + (1.5 * save_seconds(order[0].pipeline) if tracker else 0.0)
+    # Importance must not eat the time the best model's refit on all rows needs.
+    refit_s = _refit_full_seconds(_members(order[0]), kept, len(X_dev) + len(X_test)) \
+        if request.refit_full else 0.0
     with threadpool_limits(OPENMP_THREADS):
-        _evaluate(order, X_test, y_test, task, metric, classes, base, request.seed, clock)
+        _evaluate(order, X_test, y_test, task, metric, classes, base, request.seed, clock,
+                  keep=reserve + refit_s)
     if request.refit_full:
-        reserve = 1.0 + (1.5 * save_seconds(order[0].pipeline) if tracker else 0.0)
         _refit_full(order, kept, (X_dev, y_dev, X_test, y_test), clock, reserve, should_stop,
                     progress)
     example = X_dev.head(INPUT_EXAMPLE_ROWS)

@@ -62,17 +62,23 @@ def charts(y, pred: np.ndarray, task: str, classes, seed: int) -> dict:
     }
 
 
+def _importance_sample(n_rows: int, n_columns: int, repeats: int) -> int:
+    return int(min(n_rows, IMPORTANCE_ROWS, max(50, IMPORTANCE_CELLS // (n_columns * repeats))))
+
+
 def permutation_importance(model, X: pd.DataFrame, y, task: str, metric: str, classes,
-                           seed: int, deadline: float, repeats: int = 3) -> list[dict]:
+                           seed: int, deadline: float, repeats: int = 3,
+                           seconds_per_row: float = 0.0) -> list[dict]:
     """Drop in the metric when each raw input column is shuffled, on a held-out sample.
 
     All shuffled copies go through the model in one batch (per-call overhead dominates on
-    small samples); skipped when the deadline has already passed.
+    small samples), which cannot stop half-way: skipped when, at `seconds_per_row` (the
+    model's measured prediction cost), it would not end before the deadline.
     """
-    if time.monotonic() > deadline:
+    n = _importance_sample(len(X), X.shape[1], repeats)
+    if time.monotonic() + seconds_per_row * n * (X.shape[1] * repeats + 1) > deadline:
         return []
     rng = np.random.default_rng(seed)
-    n = int(min(len(X), IMPORTANCE_ROWS, max(50, IMPORTANCE_CELLS // (X.shape[1] * repeats))))
     keep = rng.choice(len(X), n, replace=False)
     X, y = X.iloc[keep].reset_index(drop=True), np.asarray(y)[keep]
     base = score(held_out(model, X, y, task, classes)[0], metric)

@@ -198,3 +198,32 @@ def test_boosting_refitted_on_about_its_fold_rows_keeps_the_rounds_cv_chose(fram
                         refit_full=False)
     est = result.models["hist_gradient_boosting"].pipeline[-1]
     assert est.early_stopping is False and est.n_iter_ == est.max_iter
+
+
+@pytest.mark.parametrize("refit_full", [True, False])
+def test_importance_leaves_the_time_the_best_models_refit_on_all_rows_needs(
+        frame, kinds, monkeypatch, refit_full):
+    from app.ml.training import finalize
+    # The refit on all rows now looks like it needs ~10,000 s: nothing may eat into that time.
+    monkeypatch.setattr(finalize, "_refit_full_seconds", lambda names, kept, n_all: 1e4)
+    result, _ = _search(frame, kinds, refit_full=refit_full)
+    computed = [m.feature_importance for m in result.models.values()]
+    if refit_full:
+        assert computed and not any(computed)
+        assert not result.best.refit_full
+    else:
+        assert all(computed)
+
+
+def test_importance_is_skipped_when_its_batch_would_end_after_the_deadline(frame, kinds):
+    import time
+
+    from app.ml.training.report import permutation_importance
+    result, _ = _search(frame, kinds, max_candidates=1, families=["decision_tree"])
+    model = result.best.pipeline
+    X, y = frame.drop(columns=["label"]).head(60), frame["label"].head(60).to_numpy()
+    args = (model, X, y, "classification", "accuracy", result.best.pipeline.classes_, 0)
+    soon = time.monotonic() + 30.0
+    assert permutation_importance(*args, deadline=soon, seconds_per_row=1e-6)
+    # 60 rows x (7 columns x 3 shuffles + 1) at 0.1 s a row would take ~130 s: not started.
+    assert permutation_importance(*args, deadline=soon, seconds_per_row=0.1) == []
