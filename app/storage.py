@@ -17,8 +17,8 @@ from pathlib import Path
 from flask import Flask, Request, current_app
 
 UPLOAD_DIR = "uploads"
-log = logging.getLogger(__name__)
 STALE_UPLOAD_SECONDS = 3600  # older than any upload still being read
+log = logging.getLogger(__name__)
 
 
 def data_dir() -> Path:

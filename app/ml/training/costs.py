@@ -10,13 +10,16 @@ SAVE_FIXED_S, SAVE_PER_TREE_S, SAVE_PER_NODE_S = 0.8, 0.002, 2e-6
 
 
 def save_seconds(model, rows_scale: float = 1.0) -> float:
-    """Rough seconds to save `model`; `rows_scale` scales its node count to a model fitted on
-    that many times the rows (a fully grown tree has about one leaf per few rows)."""
+    """Rough seconds to save `model`; `rows_scale` scales the node count of fully grown trees
+    to a model fitted on that many times the rows (about one leaf per few rows). Boosting's
+    trees are capped by their leaf count, so theirs stays."""
     members = getattr(model, "members", None)
     if members is not None:
         return sum(save_seconds(m, rows_scale) for m in members)
-    trees, nodes = tree_size(model.steps[-1][1] if hasattr(model, "steps") else model)
-    return SAVE_FIXED_S + SAVE_PER_TREE_S * trees + SAVE_PER_NODE_S * nodes * rows_scale
+    est = model.steps[-1][1] if hasattr(model, "steps") else model
+    trees, nodes = tree_size(est)
+    scale = 1.0 if hasattr(est, "_predictors") else rows_scale
+    return SAVE_FIXED_S + SAVE_PER_TREE_S * trees + SAVE_PER_NODE_S * nodes * scale
 
 
 def tree_size(est) -> tuple[int, int]:

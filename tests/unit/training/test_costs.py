@@ -23,6 +23,8 @@ def test_boosting_estimate_counts_trees_and_nodes_not_seconds_per_tree():
     # 300 boosting trees save in about a second (the old guess, 0.05 s a tree, said 15.8 s
     # and made a tracked job stop its search at 40 % of the budget).
     assert save_seconds(Pipeline([("model", model)])) < 3.0
+    # Its trees are capped at 31 leaves: more rows do not make them bigger.
+    assert save_seconds(model, rows_scale=10.0) == save_seconds(model)
 
 
 def test_forest_estimate_grows_with_its_nodes_and_with_the_rows_it_will_see():
