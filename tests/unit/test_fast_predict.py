@@ -59,3 +59,15 @@ def test_an_unknown_pipeline_is_left_to_sklearn(models):
     assert fast_model(model) is None
     labels, _ = predict(model, X.iloc[:3], "classification", ["a", "b"])
     assert labels == list(model.predict(X.iloc[:3]))
+
+
+def test_poisson_boosting_values_are_identical(models):
+    y = np.random.default_rng(5).poisson(3.0, size=300).astype(float)
+    model = models.fit("regression", y, kinds=models.without_town, iterations=30)
+    model.set_params(model__loss="poisson").fit(models.frame(300, 0, models.without_town), y)
+    frame = check_rows(models.rows(40, models.without_town), models.features(models.without_town),
+                       max_rows=100).frame
+    expected = model.predict(frame)
+    assert (expected > 0).all()  # the log link's inverse, not raw sums
+    got = np.concatenate([fast_model(model).predict(frame.iloc[[i]]) for i in range(len(frame))])
+    assert np.array_equal(got, expected)

@@ -12,7 +12,7 @@ from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
 from app.ml.training.costs import save_seconds
-from app.ml.training.families import FOREST_JOBS, Family
+from app.ml.training.families import FOREST_JOBS, POISSON, Family
 from app.ml.training.metrics import classification_metrics, regression_metrics, score
 from app.ml.training.preprocessing import build_preprocessor
 
@@ -24,6 +24,7 @@ PARALLEL_MIN_ROWS = 10_000
 # even when big data makes each forest fold slow), then the forests.
 DEFAULT_ORDER = ("hist_gradient_boosting", "logistic_regression", "ridge", "decision_tree",
                  "random_forest", "extra_trees")
+FORESTS_FROM = DEFAULT_ORDER.index("random_forest")
 
 
 @dataclass
@@ -84,13 +85,22 @@ class Proposer:
     """Defaults of every family first, then random or local moves weighted to the best families.
 
     The order depends only on the seed and on earlier scores (deterministic), never on time.
+    With a target that is never negative, boosting's defaults are also tried with the
+    Poisson loss, before the (slower) forests; otherwise that loss is never proposed.
     """
 
     def __init__(self, families: list[Family], seed: int, n_rows: int,
-                 imbalanced: bool, default_class_weight: str | None):
+                 imbalanced: bool, default_class_weight: str | None,
+                 nonnegative_target: bool = False):
         self.rng = np.random.default_rng(seed)
         first = sorted(families, key=lambda f: DEFAULT_ORDER.index(f.name))
         self.queue = [(f, default_params(f, n_rows, default_class_weight)) for f in first]
+        self.poisson = nonnegative_target
+        for f, params in list(self.queue):
+            if self.poisson and params.get("loss") == "squared_error":
+                at = next((i for i, (g, _) in enumerate(self.queue)
+                           if DEFAULT_ORDER.index(g.name) >= FORESTS_FROM), len(self.queue))
+                self.queue.insert(at, (f, {**params, "loss": POISSON}))
         self.families = families
         self.imbalanced = imbalanced
         self.seen: set[tuple] = set()
@@ -123,6 +133,8 @@ class Proposer:
             if self.rng.random() < 0.5:  # local move around the family's best
                 params = {k: (params[k] if self.rng.random() < 0.35 else incumbent.get(k, v))
                           for k, v in params.items()}
+            if params.get("loss") == POISSON and not self.poisson:
+                params["loss"] = "squared_error"
             if family.supports_class_weight and self.imbalanced:
                 params["class_weight"] = [None, "balanced"][int(self.rng.integers(2))]
             elif "class_weight" in incumbent:

@@ -116,7 +116,9 @@ def run_search(df: pd.DataFrame, kinds: dict, request: SearchRequest, *,
     imbalanced, default_cw = _class_weight(task, y_dev, metric)
     cardinality = category_cardinality(X_dev, prep.features)
     families = families_for(task, request.families)
-    proposer = Proposer(families, request.seed, len(X_search), imbalanced, default_cw)
+    nonnegative = task == "regression" and bool(np.min(y_dev) >= 0 and np.sum(y_dev) > 0)
+    proposer = Proposer(families, request.seed, len(X_search), imbalanced, default_cw,
+                        nonnegative)
     tags = {**request.tags, "target": request.target, "task": task}
     parent = tracker.start_job(f"train {request.target}", _job_params(request, task, metric),
                                tags) if tracker else None

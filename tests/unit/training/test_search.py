@@ -227,3 +227,20 @@ def test_importance_is_skipped_when_its_batch_would_end_after_the_deadline(frame
     assert permutation_importance(*args, deadline=soon, seconds_per_row=1e-6)
     # 60 rows x (7 columns x 3 shuffles + 1) at 0.1 s a row would take ~130 s: not started.
     assert permutation_importance(*args, deadline=soon, seconds_per_row=0.1) == []
+
+
+def test_a_target_that_is_never_negative_also_tries_boosting_with_the_poisson_loss(frame, kinds):
+    result, _ = _search(frame, kinds, target="amount", max_candidates=4,
+                        families=["hist_gradient_boosting", "ridge", "random_forest"])
+    tried = [(c["family"], c["params"].get("loss"), c["status"]) for c in result.candidates]
+    assert tried == [("hist_gradient_boosting", "squared_error", "ok"), ("ridge", None, "ok"),
+                     ("hist_gradient_boosting", "poisson", "ok"), ("random_forest", None, "ok")]
+
+
+def test_a_target_with_negative_values_never_gets_the_poisson_loss(frame, kinds):
+    signed = frame.assign(amount=frame["amount"] - frame["amount"].median())
+    result, _ = _search(signed, kinds, target="amount", max_candidates=10,
+                        families=["hist_gradient_boosting"])
+    assert len(result.candidates) == 10
+    assert {c["params"]["loss"] for c in result.candidates} == {"squared_error"}
+    assert all(c["status"] == "ok" for c in result.candidates)
