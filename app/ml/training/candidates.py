@@ -18,8 +18,11 @@ from app.ml.training.preprocessing import build_preprocessor
 
 # Above this many search rows, forests start smaller so a first fit stays short.
 LARGE_SEARCH_ROWS = 8_000
-# Below this many training rows a fit runs on one thread.
-PARALLEL_MIN_ROWS = 10_000
+# Below this many training rows a forest fit runs on one thread. Measured on the benchmark's
+# sets (250 trees, idle machine): two threads took 0.55-0.65x the time from 2,500 rows on,
+# 0.8-0.9x at 1,000 and the same at 600 (the limit was 10,000 before: half of txhousing's
+# 60 s search went to the forests' single-threaded folds).
+PARALLEL_MIN_ROWS = 1_000
 # Defaults: the usual winner first, then the cheap linear model and tree (a full leaderboard
 # even when big data makes each forest fold slow), then the forests.
 DEFAULT_ORDER = ("hist_gradient_boosting", "logistic_regression", "ridge", "decision_tree",
@@ -56,6 +59,14 @@ def threads_for(n_rows: int) -> int:
 # OpenMP/BLAS threads: always one. On the shared 2-core machine OpenMP spin-waiting made
 # HGB 2-6x slower with 2 threads (0.8 s vs 0.14 s on 455 rows; worse on 80k rows).
 OPENMP_THREADS = 1
+
+
+def single_threaded(model) -> None:
+    """A finished model predicts on one thread: it serves a row at a time in a web worker,
+    where joblib's two threads made a 250-tree forest 2.3x slower (65 vs 29 ms a row)."""
+    for pipe in getattr(model, "members", None) or [model]:
+        if "n_jobs" in pipe[-1].get_params():
+            pipe[-1].set_params(n_jobs=1)
 
 
 def make_pipeline(family: Family, params: dict, seed: int, kinds: dict, cardinality: dict,

@@ -9,7 +9,12 @@ import pandas as pd
 from sklearn.base import clone
 from threadpoolctl import threadpool_limits
 
-from app.ml.training.candidates import OPENMP_THREADS, fit_limited, make_pipeline
+from app.ml.training.candidates import (
+    OPENMP_THREADS,
+    fit_limited,
+    make_pipeline,
+    single_threaded,
+)
 from app.ml.training.costs import save_seconds
 from app.ml.training.ensemble import MIN_GAIN, select_weights
 from app.ml.training.errors import TrainingCancelled
@@ -208,6 +213,8 @@ def finalize(*, best, task, metric, prep, request, data, classes, cardinality, c
     if request.refit_full:
         _refit_full(order, kept, (X_dev, y_dev, X_test, y_test), clock, reserve, should_stop,
                     progress)
+    for model in order:
+        single_threaded(model.pipeline)
     example = X_dev.head(INPUT_EXAMPLE_ROWS)
     result = SearchResult(
         task=task, reason=prep.reason, metric=metric, greater_is_better=greater,

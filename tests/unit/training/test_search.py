@@ -244,3 +244,20 @@ def test_a_target_with_negative_values_never_gets_the_poisson_loss(frame, kinds)
     assert len(result.candidates) == 10
     assert {c["params"]["loss"] for c in result.candidates} == {"squared_error"}
     assert all(c["status"] == "ok" for c in result.candidates)
+
+
+def test_forests_train_on_both_cores_from_a_thousand_rows_and_predict_on_one(kinds, frame_maker):
+    from app.ml.training.candidates import make_pipeline
+    from app.ml.training.families import REGRESSORS
+
+    forest = REGRESSORS["random_forest"]
+    assert make_pipeline(forest, forest.defaults, 0, {"x": "float"}, {}, "regression",
+                         n_rows=1_500)[-1].n_jobs == 2
+    assert make_pipeline(forest, forest.defaults, 0, {"x": "float"}, {}, "regression",
+                         n_rows=600)[-1].n_jobs == 1
+    result, _ = _search(frame_maker(1_500, seed=3), kinds, target="amount", max_candidates=2,
+                        families=["random_forest", "extra_trees"])
+    assert {"random_forest", "extra_trees"} <= set(result.models)
+    for model in result.models.values():
+        for pipe in getattr(model.pipeline, "members", None) or [model.pipeline]:
+            assert pipe[-1].n_jobs == 1
