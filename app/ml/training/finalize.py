@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 
 import numpy as np
 import pandas as pd
@@ -62,11 +63,13 @@ def _boosting_rounds(pipe, cand, rows: int, n_fold_rows: int) -> None:
 
 
 def _refit(ranked, data, request, prep, cardinality, task, clock, should_stop, progress,
-           keep_for_later: float):
+           keep_for_later: float, runners: bool = False):
     """Refit each family's best on as many dev rows as its share of the time left affords.
 
     The best family gets half of what is left; the others share the rest. A family that
     cannot even refit on one fold's worth of rows in time is dropped (never the best).
+    With `runners`, the candidates are boosting's runners-up for the ensemble, keyed by
+    candidate name; each is dropped when it does not fit.
     """
     X_dev, y_dev, _, _, _, _, folds = data
     n_fold_rows = len(folds[0][0])
@@ -75,13 +78,13 @@ def _refit(ranked, data, request, prep, cardinality, task, clock, should_stop, p
         if should_stop():
             break
         left = clock.deadline - clock.now() - keep_for_later
-        share = 0.5 if i == 0 else 1.0 / (len(ranked) - i)
+        share = 0.5 if i == 0 and not runners else 1.0 / (len(ranked) - i)
         boosting = cand.family.style == "hgb" and bool(cand.iterations)
         growth = ROUNDS_GROWTH if boosting and len(X_dev) > ROUNDS_REFIT_ROWS * n_fold_rows \
             else 1.0
         rows = _refit_rows(cand, len(X_dev), n_fold_rows, len(folds), left * share, growth)
         estimate = REFIT_SAFETY * growth * cand.fit_time_s / len(folds) * rows / n_fold_rows
-        if kept and estimate > left:
+        if (kept or runners) and estimate > left:
             continue
         progress.update(message=f"Refitting {cand.family.label.lower()}")
         Xr, yr = X_dev, y_dev
@@ -93,31 +96,35 @@ def _refit(ranked, data, request, prep, cardinality, task, clock, should_stop, p
             _boosting_rounds(pipe, cand, rows, n_fold_rows)
         started = time.perf_counter()
         fit_limited(pipe, Xr, yr)
-        kept[cand.family.name] = KeptModel(
+        kept[cand.name if runners else cand.family.name] = KeptModel(
             cand.family.name, cand.family.label, pipe, cand.params, cand.cv_score,
             cand.cv_metrics, round(time.perf_counter() - started, 3), trained_rows=rows)
     return kept
 
 
-def _ensemble(kept, best, y_search, task, metric, classes, seed=0):
-    names = [n for n in kept if best[n].oof is not None]
+def _ensemble(pool, oofs, y_search, task, metric, classes, seed=0):
+    """Greedy selection over the refitted models in `pool` (name -> KeptModel) whose
+    out-of-fold predictions are in `oofs`; None unless the blend wins (see MIN_GAIN)."""
+    names = [n for n in pool if oofs.get(n) is not None]
     if len(names) < 2:
         return None
-    weights, ens_score = select_weights([best[n].oof for n in names], y_search, task, metric,
+    weights, ens_score = select_weights([oofs[n] for n in names], y_search, task, metric,
                                         classes, seed)
-    top = max(best[n].cv_score for n in names)
+    top = max(pool[n].cv_score for n in names)
     used = [(n, w) for n, w in zip(names, (round(w, 4) for w in weights), strict=True) if w > 0]
     # For a share of rows (accuracy) the blend must win by more than chance would on these
     # rows: one standard error, as the linear models' regularisation is chosen.
     gain = share_standard_error(top, len(y_search)) if metric in SE_METRICS else MIN_GAIN
     if len(used) < 2 or ens_score < top + gain - 1e-12:
         return None
-    model = WeightedEnsemble([kept[n].pipeline for n, _ in used], [c for _, c in used], task)
+    model = WeightedEnsemble([pool[n].pipeline for n, _ in used], [c for _, c in used], task)
     model.fit(None)
-    label = "Weighted ensemble of " + ", ".join(kept[n].algorithm.lower() for n, _ in used)
+    algorithms = Counter(pool[n].algorithm.lower() for n, _ in used)
+    label = "Weighted ensemble of " + ", ".join(
+        a if k == 1 else f"{a} ({k} settings)" for a, k in algorithms.items())
     return KeptModel(ENSEMBLE, label, model, {n: c for n, c in used}, ens_score, {},
-                     round(sum(kept[n].fit_time_s for n, _ in used), 3),
-                     trained_rows=max(kept[n].trained_rows for n, _ in used))
+                     round(sum(pool[n].fit_time_s for n, _ in used), 3),
+                     trained_rows=max(pool[n].trained_rows for n, _ in used))
 
 
 def _evaluate(order, X_test, y_test, task, metric, classes, base, seed, clock, keep: float):
@@ -185,7 +192,7 @@ def _refit_full_seconds(names: list[str], kept: dict, n_all: int) -> float:
                for n in names)
 
 
-def finalize(*, best, task, metric, prep, request, data, classes, cardinality, clock,
+def finalize(*, best, runners, task, metric, prep, request, data, classes, cardinality, clock,
              should_stop, tracker, parent, tags, progress) -> SearchResult:
     X_dev, y_dev, X_test, y_test, _X_search, y_search, _folds = data
     greater = metric not in LOWER_IS_BETTER
@@ -197,7 +204,11 @@ def finalize(*, best, task, metric, prep, request, data, classes, cardinality, c
         if tracker:
             tracker.end_job(parent, "KILLED", {})
         raise TrainingCancelled("Training was cancelled.")
-    ens = _ensemble(kept, best, y_search, task, metric, classes, request.seed)
+    extra = _refit(runners, data, request, prep, cardinality, task, clock, should_stop,
+                   progress, later, runners=True) if len(kept) else {}
+    pool = {**kept, **extra}  # the ensemble's library; only `kept` is on the leaderboard
+    oofs = {**{n: best[n].oof for n in kept}, **{c.name: c.oof for c in runners}}
+    ens = _ensemble(pool, oofs, y_search, task, metric, classes, request.seed)
     if ens is not None:
         kept[ENSEMBLE] = ens
     base = baseline_metrics(task, y_dev, y_test, classes)
@@ -205,13 +216,13 @@ def finalize(*, best, task, metric, prep, request, data, classes, cardinality, c
     progress.update(message="Measuring on the held-out rows")
     reserve = 1.0 + (1.5 * save_seconds(order[0].pipeline) if tracker else 0.0)
     # Importance must not eat the time the best model's refit on all rows needs.
-    refit_s = _refit_full_seconds(_members(order[0]), kept, len(X_dev) + len(X_test)) \
+    refit_s = _refit_full_seconds(_members(order[0]), pool, len(X_dev) + len(X_test)) \
         if request.refit_full else 0.0
     with threadpool_limits(OPENMP_THREADS):
         _evaluate(order, X_test, y_test, task, metric, classes, base, request.seed, clock,
                   keep=reserve + refit_s)
     if request.refit_full:
-        _refit_full(order, kept, (X_dev, y_dev, X_test, y_test), clock, reserve, should_stop,
+        _refit_full(order, pool, (X_dev, y_dev, X_test, y_test), clock, reserve, should_stop,
                     progress)
     for model in order:
         single_threaded(model.pipeline)

@@ -87,10 +87,9 @@ def test_the_coarse_scorer_agrees_with_the_reported_metrics(metric):
 def _members(oofs: dict, scores: dict):
     from types import SimpleNamespace
 
-    kept = {n: SimpleNamespace(pipeline=SimpleNamespace(classes_=None), algorithm=n, fit_time_s=1.0,
-                               trained_rows=10) for n in oofs}
-    best = {n: SimpleNamespace(oof=o, cv_score=scores[n]) for n, o in oofs.items()}
-    return kept, best
+    pool = {n: SimpleNamespace(pipeline=SimpleNamespace(classes_=None), algorithm=n, fit_time_s=1.0,
+                               trained_rows=10, cv_score=scores[n]) for n in oofs}
+    return pool, oofs
 
 
 @pytest.mark.parametrize(("second_wrong", "kept"), [(slice(1, 11), False), (slice(10, 20), True)])

@@ -261,3 +261,48 @@ def test_forests_train_on_both_cores_from_a_thousand_rows_and_predict_on_one(kin
     for model in result.models.values():
         for pipe in getattr(model.pipeline, "members", None) or [model.pipeline]:
             assert pipe[-1].n_jobs == 1
+
+
+def _always_blend(monkeypatch) -> list:
+    """Ensemble selection that weighs every model equally and always wins; records the
+    size of each library it was given."""
+    from app.ml.training import finalize
+
+    library = []
+
+    def equal_weights(oofs, y, task, metric, classes=None, seed=0):
+        library.append(len(oofs))
+        return [1 / len(oofs)] * len(oofs), 1.0
+
+    monkeypatch.setattr(finalize, "select_weights", equal_weights)
+    return library
+
+
+def test_boostings_runners_up_join_the_ensembles_library_when_boosting_leads(
+        frame, kinds, monkeypatch):
+    from app.ml.training.search import RUNNERS_UP
+
+    library = _always_blend(monkeypatch)
+    result, _ = _search(frame, kinds, target="amount", max_candidates=12,
+                        families=["hist_gradient_boosting", "decision_tree"])
+    boosting = [c for c in result.candidates if c["family"] == "hist_gradient_boosting"]
+    assert len(boosting) > RUNNERS_UP + 1
+    assert result.leaderboard[1]["family"] == "hist_gradient_boosting"  # after the ensemble
+    ens = result.models["ensemble"]
+    runners = [n for n in ens.params if n.startswith("hist_gradient_boosting-")]
+    assert len(runners) == RUNNERS_UP and library == [2 + RUNNERS_UP]
+    assert {"hist_gradient_boosting", "decision_tree"} <= set(ens.params)
+    assert set(result.models) == {"hist_gradient_boosting", "decision_tree", "ensemble"}
+    assert "histogram gradient boosting (4 settings)" in ens.algorithm
+    assert ens.refit_full and ens.trained_rows == result.n_train + result.n_test
+    assert len(ens.pipeline.members) == 2 + RUNNERS_UP
+    assert len(ens.pipeline.predict(frame.head(3))) == 3
+
+
+def test_boostings_runners_up_stay_out_when_another_family_leads(frame, kinds, monkeypatch):
+    library = _always_blend(monkeypatch)
+    result, _ = _search(frame, kinds, target="amount", max_candidates=12,
+                        families=["hist_gradient_boosting", "ridge"])
+    assert result.leaderboard[1]["family"] == "ridge"  # a linear target
+    assert library == [2] and set(result.models["ensemble"].params) == {
+        "hist_gradient_boosting", "ridge"}
