@@ -4,10 +4,10 @@ For one row, `Pipeline.predict_proba` spends almost all its time in overheads: p
 frames through InputCaster and the ColumnTransformer, input validation, and one Python
 call per boosting tree (hundreds). `compile_pipeline` turns a fitted pipeline whose
 steps it knows (InputCaster, a ColumnTransformer of OrdinalEncoder / SimpleImputer
-parts, histogram gradient boosting) into plain arrays once, and predicts a few rows by
-walking every tree at once with numpy. It returns None for anything else, and callers
-then use the pipeline itself: the result is the same either way (the unit tests compare
-them on random rows with missing and unseen values).
+parts, histogram gradient boosting; or a weighted ensemble of such pipelines) into plain
+arrays once, and predicts a few rows by walking every tree at once with numpy. It returns
+None for anything else, and callers then use the pipeline itself: the result is the same
+either way (the unit tests compare them on random rows with missing and unseen values).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from app.ml.training.transformers import (
     MISSING_CATEGORY,
     NUMERIC_INPUT_KINDS,
     InputCaster,
+    WeightedEnsemble,
     _date_parts,
 )
 
@@ -322,5 +323,25 @@ class CompiledPipeline:
         return self.est._loss.link.inverse(raw.ravel())
 
 
-def compile_pipeline(model) -> CompiledPipeline:
+class CompiledEnsemble:
+    """A WeightedEnsemble whose members all compile, blended in the ensemble's own order."""
+
+    def __init__(self, ensemble: WeightedEnsemble):
+        self.members = [CompiledPipeline(m) for m in ensemble.members]
+        self.weights = ensemble._weights()
+        self.classes_ = getattr(ensemble, "classes_", None)
+
+    def predict_proba(self, frame) -> np.ndarray:
+        return sum(w * m.predict_proba(frame)
+                   for w, m in zip(self.weights, self.members, strict=True))
+
+    def predict(self, frame) -> np.ndarray:
+        if self.classes_ is not None:
+            return self.classes_[np.argmax(self.predict_proba(frame), axis=1)]
+        return sum(w * m.predict(frame) for w, m in zip(self.weights, self.members, strict=True))
+
+
+def compile_pipeline(model) -> CompiledPipeline | CompiledEnsemble:
+    if type(model) is WeightedEnsemble:
+        return CompiledEnsemble(model)
     return CompiledPipeline(model)

@@ -71,3 +71,33 @@ def test_poisson_boosting_values_are_identical(models):
     assert (expected > 0).all()  # the log link's inverse, not raw sums
     got = np.concatenate([fast_model(model).predict(frame.iloc[[i]]) for i in range(len(frame))])
     assert np.array_equal(got, expected)
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_a_weighted_ensemble_of_boosting_pipelines_is_compiled_and_identical(models, task):
+    from app.ml.training.transformers import WeightedEnsemble
+
+    rng = np.random.default_rng(6)
+    y = rng.choice(["a", "b", "c"], 300) if task == "classification" else rng.poisson(4.0, 300) * 1.0
+    kinds = models.without_town
+    members = [models.fit(task, y, kinds=kinds, iterations=n) for n in (10, 25, 40)]
+    if task == "regression":
+        members[1].set_params(model__loss="poisson").fit(models.frame(300, 0, kinds), y)
+    ensemble = WeightedEnsemble(members, [0.5, 0.3, 0.2], task).fit(None)
+    compiled = fast_model(ensemble)
+    assert compiled is not None
+    frame = check_rows(models.rows(30, kinds), models.features(kinds), max_rows=100).frame
+    one_by_one = np.concatenate([compiled.predict(frame.iloc[[i]]) for i in range(len(frame))])
+    assert list(one_by_one) == list(ensemble.predict(frame))
+    if task == "classification":
+        assert np.array_equal(compiled.predict_proba(frame), ensemble.predict_proba(frame))
+
+
+def test_an_ensemble_with_a_member_that_does_not_compile_is_left_to_sklearn(models):
+    from app.ml.training.transformers import WeightedEnsemble
+
+    y = np.random.default_rng(7).normal(size=200)
+    boosting = models.fit("regression", y, kinds=models.without_town)
+    forest = models.fit("regression", y, family="random_forest", style="tree",
+                        kinds=models.without_town)
+    assert fast_model(WeightedEnsemble([boosting, forest], [0.5, 0.5], "regression").fit(None)) is None
