@@ -8,6 +8,7 @@ Prints elapsed seconds (limit: budget + 10 % + 5 s), the leaderboard and the fam
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -43,6 +44,9 @@ def make(rows: int, seed: int = 0) -> tuple[pd.DataFrame, dict]:
     return frame, kinds
 
 
+VERBOSE = bool(os.environ.get("VERBOSE"))
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=100_000)
@@ -59,7 +63,7 @@ def main():
     started = time.monotonic()
     result = run_search(frame, kinds, SearchRequest(target="churn", time_budget_s=args.budget,
                                                     registered_name="big-churn"),
-                        on_progress=lambda p: beats.append(time.monotonic()),
+                        on_progress=lambda p: (beats.append(time.monotonic()), VERBOSE and print(f"{beats[-1] - started:5.1f}s {p.get('message')}", flush=True)),
                         should_stop=lambda: False, tracker=tracker)
     elapsed = time.monotonic() - started
     gaps = np.diff([started, *beats])

@@ -35,8 +35,10 @@ from app.ml.training.transformers import WeightedEnsemble
 INPUT_EXAMPLE_ROWS = 5
 
 
-# The refit of a model is assumed to cost this much more per row than its CV folds did.
+# The refit of a model is assumed to cost this much more per row than its CV folds did;
+# its save, this much more than costs.save_seconds estimates.
 REFIT_SAFETY = 1.5
+SAVE_SAFETY = 1.5
 
 
 # Boosting refitted on more than ROUNDS_REFIT_ROWS x a fold's rows picks its own rounds by
@@ -47,10 +49,11 @@ ROUNDS_REFIT_ROWS, ROUNDS_CAP, ROUNDS_GROWTH = 2, 3, 2.0
 
 
 def _refit_rows(cand, n_dev: int, n_fold_rows: float, n_folds: int, seconds: float,
-                growth: float = 1.0) -> int:
-    """How many training rows the refit can afford in `seconds` (at least one fold's worth)."""
+                growth: float = 1.0, save_per_row: float = 0.0) -> int:
+    """How many training rows the refit (and its save, `save_per_row` seconds a row) can
+    afford in `seconds` (at least one fold's worth)."""
     per_row = REFIT_SAFETY * growth * max(cand.fit_time_s / n_folds, 1e-3) / max(n_fold_rows, 1)
-    return int(np.clip(seconds / per_row, min(n_fold_rows, n_dev), n_dev))
+    return int(np.clip(seconds / (per_row + save_per_row), min(n_fold_rows, n_dev), n_dev))
 
 
 def _boosting_rounds(pipe, cand, rows: int, n_fold_rows: int) -> None:
@@ -63,11 +66,13 @@ def _boosting_rounds(pipe, cand, rows: int, n_fold_rows: int) -> None:
 
 
 def _refit(ranked, data, request, prep, cardinality, task, clock, should_stop, progress,
-           keep_for_later: float, runners: bool = False):
+           keep_for_later: float, runners: bool = False, tracked: bool = False):
     """Refit each family's best on as many dev rows as its share of the time left affords.
 
     The best family gets half of what is left; the others share the rest. A family that
     cannot even refit on one fold's worth of rows in time is dropped (never the best).
+    When `tracked`, the others' shares also pay for their own save (`keep_for_later` holds
+    the best's): a forest's save grows with its nodes, so with its rows.
     With `runners`, the candidates are boosting's runners-up for the ensemble, keyed by
     candidate name; each is dropped when it does not fit.
     """
@@ -82,7 +87,9 @@ def _refit(ranked, data, request, prep, cardinality, task, clock, should_stop, p
         boosting = cand.family.style == "hgb" and bool(cand.iterations)
         growth = ROUNDS_GROWTH if boosting and len(X_dev) > ROUNDS_REFIT_ROWS * n_fold_rows \
             else 1.0
-        rows = _refit_rows(cand, len(X_dev), n_fold_rows, len(folds), left * share, growth)
+        saving = SAVE_SAFETY * cand.save_s / len(prep.X) if tracked and (i or runners) else 0.0
+        rows = _refit_rows(cand, len(X_dev), n_fold_rows, len(folds), left * share, growth,
+                           saving)
         estimate = REFIT_SAFETY * growth * cand.fit_time_s / len(folds) * rows / n_fold_rows
         if (kept or runners) and estimate > left:
             continue
@@ -197,15 +204,18 @@ def finalize(*, best, runners, task, metric, prep, request, data, classes, cardi
     X_dev, y_dev, X_test, y_test, _X_search, y_search, _folds = data
     greater = metric not in LOWER_IS_BETTER
     ranked = sorted(best.values(), key=lambda c: -c.cv_score)
-    later = 1.0 + 0.3 * len(ranked) + (1.5 * ranked[0].save_s if tracker else 0.0)
+    later = 1.0 + 0.3 * len(ranked) + (SAVE_SAFETY * ranked[0].save_s if tracker else 0.0)
     kept = _refit(ranked, data, request, prep, cardinality, task, clock, should_stop, progress,
-                  later)
+                  later, tracked=tracker is not None)
     if should_stop():
         if tracker:
             tracker.end_job(parent, "KILLED", {})
         raise TrainingCancelled("Training was cancelled.")
+    # Runners-up are extras: they also leave the time to save every leaderboard model.
+    saves = SAVE_SAFETY * sum(c.save_s for c in ranked[1:]) if tracker else 0.0
     extra = _refit(runners, data, request, prep, cardinality, task, clock, should_stop,
-                   progress, later, runners=True) if len(kept) else {}
+                   progress, later + saves, runners=True, tracked=tracker is not None) \
+        if kept else {}
     pool = {**kept, **extra}  # the ensemble's library; only `kept` is on the leaderboard
     oofs = {**{n: best[n].oof for n in kept}, **{c.name: c.oof for c in runners}}
     ens = _ensemble(pool, oofs, y_search, task, metric, classes, request.seed)

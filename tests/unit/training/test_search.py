@@ -306,3 +306,14 @@ def test_boostings_runners_up_stay_out_when_another_family_leads(frame, kinds, m
     assert result.leaderboard[1]["family"] == "ridge"  # a linear target
     assert library == [2] and set(result.models["ensemble"].params) == {
         "hist_gradient_boosting", "ridge"}
+
+
+def test_a_tracked_refit_leaves_time_for_its_own_save():
+    """A forest's save grows with its rows: a tracked refit picks fewer rows to pay for it."""
+    from types import SimpleNamespace
+
+    from app.ml.training.finalize import _refit_rows
+
+    cand = SimpleNamespace(fit_time_s=3.0)  # 1 s per fold of 1,000 rows, x1.5 for safety
+    assert _refit_rows(cand, 100_000, 1_000, 3, seconds=15.0) == 10_000
+    assert _refit_rows(cand, 100_000, 1_000, 3, seconds=15.0, save_per_row=1e-3) == 6_000
