@@ -12,7 +12,7 @@ from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
 from app.ml.training.costs import save_seconds
-from app.ml.training.families import FOREST_JOBS, POISSON, Family
+from app.ml.training.families import FOREST_JOBS, POISSON, SQUARED_ERROR, Family
 from app.ml.training.metrics import classification_metrics, regression_metrics, score
 from app.ml.training.preprocessing import build_preprocessor
 
@@ -27,7 +27,7 @@ PARALLEL_MIN_ROWS = 1_000
 # even when big data makes each forest fold slow), then the forests.
 DEFAULT_ORDER = ("hist_gradient_boosting", "logistic_regression", "ridge", "decision_tree",
                  "random_forest", "extra_trees")
-FORESTS_FROM = DEFAULT_ORDER.index("random_forest")
+FORESTS = ("random_forest", "extra_trees")
 
 
 @dataclass
@@ -107,11 +107,11 @@ class Proposer:
         first = sorted(families, key=lambda f: DEFAULT_ORDER.index(f.name))
         self.queue = [(f, default_params(f, n_rows, default_class_weight)) for f in first]
         self.poisson = nonnegative_target
-        for f, params in list(self.queue):
-            if self.poisson and params.get("loss") == "squared_error":
-                at = next((i for i, (g, _) in enumerate(self.queue)
-                           if DEFAULT_ORDER.index(g.name) >= FORESTS_FROM), len(self.queue))
-                self.queue.insert(at, (f, {**params, "loss": POISSON}))
+        if self.poisson:
+            at = next((i for i, (f, _) in enumerate(self.queue) if f.name in FORESTS),
+                      len(self.queue))
+            self.queue[at:at] = [(f, {**p, "loss": POISSON}) for f, p in self.queue
+                                 if p.get("loss") == SQUARED_ERROR]
         self.families = families
         self.imbalanced = imbalanced
         self.seen: set[tuple] = set()
@@ -145,7 +145,7 @@ class Proposer:
                 params = {k: (params[k] if self.rng.random() < 0.35 else incumbent.get(k, v))
                           for k, v in params.items()}
             if params.get("loss") == POISSON and not self.poisson:
-                params["loss"] = "squared_error"
+                params["loss"] = SQUARED_ERROR
             if family.supports_class_weight and self.imbalanced:
                 params["class_weight"] = [None, "balanced"][int(self.rng.integers(2))]
             elif "class_weight" in incumbent:

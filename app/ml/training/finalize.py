@@ -166,7 +166,8 @@ def _refit_full(order, kept, data, clock, reserve, should_stop, progress) -> Non
     n_all = len(X_all)
     fresh: dict[str, object] = {}
     for model in order:
-        todo = [n for n in _members(model) if n not in fresh]
+        members = _members(model)
+        todo = [n for n in members if n not in fresh]
         estimate = _refit_full_seconds(todo, kept, n_all)
         if should_stop() or clock.now() + estimate > clock.deadline - reserve:
             model.refit_note = (f"not refitted on all {n_all:,} rows: about {estimate:.1f} s "
@@ -178,7 +179,6 @@ def _refit_full(order, kept, data, clock, reserve, should_stop, progress) -> Non
             started = time.perf_counter()
             fit_limited(pipe, X_all, y_all)
             fresh[name] = (pipe, round(time.perf_counter() - started, 3))
-        members = _members(model)
         if model.family == ENSEMBLE:
             model.pipeline = WeightedEnsemble([fresh[n][0] for n in members],
                                               list(model.pipeline.weights), model.pipeline.task)
@@ -224,7 +224,7 @@ def finalize(*, best, runners, task, metric, prep, request, data, classes, cardi
     base = baseline_metrics(task, y_dev, y_test, classes)
     order = sorted(kept.values(), key=lambda m: -m.cv_score)
     progress.update(message="Measuring on the held-out rows")
-    reserve = 1.0 + (1.5 * save_seconds(order[0].pipeline) if tracker else 0.0)
+    reserve = 1.0 + (SAVE_SAFETY * save_seconds(order[0].pipeline) if tracker else 0.0)
     # Importance must not eat the time the best model's refit on all rows needs.
     refit_s = _refit_full_seconds(_members(order[0]), pool, len(X_dev) + len(X_test)) \
         if request.refit_full else 0.0

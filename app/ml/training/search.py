@@ -12,7 +12,7 @@ from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from app.ml.training.candidates import Candidate, Proposer, cross_validate, make_pipeline
 from app.ml.training.errors import TrainingCancelled, TrainingFailed
 from app.ml.training.families import families_for
-from app.ml.training.finalize import finalize
+from app.ml.training.finalize import SAVE_SAFETY, finalize
 from app.ml.training.metrics import LOWER_IS_BETTER, SE_METRICS, share_standard_error
 from app.ml.training.preprocessing import category_cardinality
 from app.ml.training.preview import IMBALANCE_RATIO, prepare
@@ -202,7 +202,8 @@ def run_search(df: pd.DataFrame, kinds: dict, request: SearchRequest, *,
                                  {"candidates": errors})
         progress.update(message="Refitting and evaluating the best models")
         result = finalize(
-            best=best, runners=_leading_runners(best, runners), task=task, metric=metric, prep=prep, request=request,
+            best=best, runners=_leading_runners(best, runners), task=task, metric=metric,
+            prep=prep, request=request,
             data=(X_dev, y_dev, X_test, y_test, X_search, y_search, folds),
             classes=classes, cardinality=cardinality, clock=clock, should_stop=should_stop,
             tracker=tracker, parent=parent, tags=tags, progress=progress)
@@ -291,7 +292,7 @@ def _leading_runners(best: dict, runners: list[Candidate]) -> list[Candidate]:
 
 def _final_reserve(best, runners, clock, n_dev, n_test, folds, tracker, refit_full) -> float:
     """Seconds to keep for the final phase: refits scaled to the dev rows (and, with
-    refit_full, again to all rows), reporting, and (when tracking) saving the best model.
+    refit_full, again to all rows), reporting, and (when tracking) saving the models.
     Each refit is planned from its own candidate's fold times."""
     fold_rows, n_folds = len(folds[0][0]), len(folds)
     planned = [*best.values(), *_leading_runners(best, runners)]
@@ -305,7 +306,7 @@ def _final_reserve(best, runners, clock, n_dev, n_test, folds, tracker, refit_fu
         refits += sum(refit(c, n_dev + n_test) for c in top)
     wanted = 1.3 * refits + 0.5 * len(best) + 1.0
     if tracker is not None:
-        wanted += 1.5 * max(c.save_s for c in best.values())
+        wanted += SAVE_SAFETY * max(c.save_s for c in best.values())
     share = np.clip(wanted / clock.budget_s, MIN_FINAL_SHARE, MAX_FINAL_SHARE)
     return float(share * clock.budget_s)
 
