@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -169,35 +170,68 @@ def aligned_proba(model, X, classes: np.ndarray) -> np.ndarray:
     return out
 
 
+def fit_fold(pipeline: Pipeline, X_train: pd.DataFrame, y_train: np.ndarray,
+             X_valid: pd.DataFrame, task: str, classes: np.ndarray | None,
+             save_scale: float, one_thread: bool = False) -> tuple:
+    """Fit one fold; (validation predictions, fit seconds, save estimate, boosting rounds).
+
+    Runs in this process or in a worker (see workers.py); `one_thread` when it shares the
+    cores with another worker (a forest then fits on one thread, not two)."""
+    model = clone(pipeline)
+    if one_thread:
+        single_threaded(model)
+    with threadpool_limits(OPENMP_THREADS):
+        started = time.perf_counter()
+        model.fit(X_train, y_train)
+        spent = time.perf_counter() - started
+        if task == "classification":
+            pred = aligned_proba(model, X_valid, classes)
+        else:
+            pred = model.predict(X_valid)
+    n_iter = getattr(model[-1], "n_iter_", None)  # boosting rounds (None for ridge)
+    rounds = int(np.max(n_iter)) if n_iter is not None else None
+    return pred, spent, save_seconds(model, save_scale), rounds
+
+
 def cross_validate(cand: Candidate, pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray,
                    folds: list, task: str, metric: str, classes: np.ndarray | None,
-                   may_start_fold, final_rows: int | None = None) -> None:
+                   may_start_fold, final_rows: int | None = None, executor=None) -> None:
     """Fit the candidate on each fold, keeping out-of-fold predictions.
 
-    `may_start_fold(seconds_per_fold, folds_left)` is asked before each fold; when it says
-    no, the candidate is marked skipped (it would not finish before the deadline, or a stop
-    request came first). `final_rows`: the rows its final refit may use (the save estimate
-    is scaled to a model of that size).
+    `may_start_fold(seconds_per_fold, rounds_left)` is asked before each fold starts; when
+    it says no, the candidate is marked skipped (it would not finish before the deadline,
+    or a stop request came first). `rounds_left`: fold times still ahead on the wall clock
+    (folds left, divided among the workers). `final_rows`: the rows its final refit may use
+    (the save estimate is scaled to a model of that size). With an `executor` (see
+    workers.py) the folds run in its worker processes, as many at once as it has workers.
     """
     oof = np.zeros((len(y), len(classes))) if task == "classification" else np.zeros(len(y))
-    spent = []
-    for i, (train_idx, valid_idx) in enumerate(folds):
-        if not may_start_fold(float(np.mean(spent)) if spent else None, len(folds) - i):
-            cand.status, cand.error = "skipped", "stopped: out of time"
-            return
-        model = clone(pipeline)
-        with threadpool_limits(OPENMP_THREADS):
-            started = time.perf_counter()
-            model.fit(X.iloc[train_idx], y[train_idx])
-            spent.append(time.perf_counter() - started)
-            if task == "classification":
-                oof[valid_idx] = aligned_proba(model, X.iloc[valid_idx], classes)
+    spent: list[float] = []
+    workers = getattr(executor, "_max_workers", 1) if executor is not None else 1
+    pending: dict = {}
+    upcoming = list(enumerate(folds))
+    while upcoming or pending:
+        while upcoming and len(pending) < workers:
+            rounds_left = -(-len(upcoming) // workers)
+            if not may_start_fold(float(np.mean(spent)) if spent else None, rounds_left):
+                for future in pending.values():
+                    future.cancel()
+                cand.status, cand.error = "skipped", "stopped: out of time"
+                return
+            i, (train_idx, valid_idx) = upcoming.pop(0)
+            args = (pipeline, X.iloc[train_idx], y[train_idx], X.iloc[valid_idx], task,
+                    classes, (final_rows or len(train_idx)) / len(train_idx))
+            if executor is None:
+                pending[i] = _Done(fit_fold(*args))
             else:
-                oof[valid_idx] = model.predict(X.iloc[valid_idx])
-        scale = (final_rows or len(train_idx)) / len(train_idx)
-        cand.save_s = max(cand.save_s, save_seconds(model, scale))
-        if cand.family.style == "hgb":
-            cand.iterations.append(int(np.max(model[-1].n_iter_)))
+                pending[i] = executor.submit(fit_fold, *args, one_thread=True)
+        i = _first_done(pending)
+        pred, seconds, save_s, rounds = pending.pop(i).result()
+        oof[folds[i][1]] = pred
+        spent.append(seconds)
+        cand.save_s = max(cand.save_s, save_s)
+        if cand.family.style == "hgb" and rounds is not None:
+            cand.iterations.append(rounds)
     if task == "classification":
         cand.cv_metrics = classification_metrics(y, oof, classes)
     else:
@@ -206,3 +240,29 @@ def cross_validate(cand: Candidate, pipeline: Pipeline, X: pd.DataFrame, y: np.n
     cand.fit_time_s = float(np.sum(spent))
     cand.oof = oof
     cand.status = "ok"
+
+
+class _Done:
+    """A finished result with the interface of a future (folds run in this process)."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def result(self):
+        return self.value
+
+    def done(self) -> bool:
+        return True
+
+    def cancel(self) -> bool:
+        return False
+
+
+def _first_done(pending: dict) -> int:
+    """Index of a finished fold, waiting for one; the lowest index when several are done
+    (the order the results are read in never changes what they are)."""
+    finished = [i for i, f in pending.items() if f.done()]
+    if not finished:
+        wait([f for f in pending.values()], return_when=FIRST_COMPLETED)
+        finished = [i for i, f in pending.items() if f.done()]
+    return min(finished)

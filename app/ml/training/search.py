@@ -18,6 +18,7 @@ from app.ml.training.preprocessing import category_cardinality
 from app.ml.training.preview import IMBALANCE_RATIO, prepare
 from app.ml.training.progress import ProgressReporter
 from app.ml.training.request import SearchRequest, SearchResult, natural
+from app.ml.training.workers import WORKERS, fold_executor
 
 # Rows used for the search itself grow with the budget; the final refit may use more.
 # (60 s -> 9,000 rows: a default forest or boosting fold then takes ~1-3 s on 2 busy cores).
@@ -103,8 +104,11 @@ def _fold_estimate(cand: Candidate, per_fold: dict[str, float]) -> float | None:
 
 def run_search(df: pd.DataFrame, kinds: dict, request: SearchRequest, *,
                on_progress: Callable[[dict], None], should_stop: Callable[[], bool],
-               tracker=None, now: Callable[[], float] = time.monotonic) -> SearchResult:
+               tracker=None, now: Callable[[], float] = time.monotonic,
+               workers: int = WORKERS) -> SearchResult:
     """Search models for `request` within its time budget and return the kept ones.
+
+    `workers`: processes that cross-validate folds at once (see workers.py; 1 = here).
 
     Raises TrainingRejected (422) for an impossible request, TrainingCancelled when
     should_stop() turns true, TrainingFailed when no candidate succeeds.
@@ -136,11 +140,11 @@ def run_search(df: pd.DataFrame, kinds: dict, request: SearchRequest, *,
     out_of_time: set[str] = set()
     stopped_by_deadline = False
 
-    def may_start_fold(mean_so_far, folds_left, cand):
+    def may_start_fold(mean_so_far, rounds_left, cand):
         if should_stop():
             return False
         estimate = mean_so_far if mean_so_far is not None else _fold_estimate(cand, per_fold)
-        return now() + (estimate or 0.0) * folds_left <= clock.search_end
+        return now() + (estimate or 0.0) * rounds_left <= clock.search_end
 
     with ProgressReporter(on_progress, clock.started, request.time_budget_s, now) as progress:
         while request.max_candidates is None or len(candidates) < request.max_candidates:
@@ -159,7 +163,8 @@ def run_search(df: pd.DataFrame, kinds: dict, request: SearchRequest, *,
                 pipe = make_pipeline(cand.family, cand.params, request.seed, prep.features,
                                      cardinality, task, len(folds[0][0]))
                 cross_validate(cand, pipe, X_search, y_search, folds, task, metric, classes,
-                               lambda m, k, c=cand: may_start_fold(m, k, c), len(prep.X))
+                               lambda m, k, c=cand: may_start_fold(m, k, c), len(prep.X),
+                               fold_executor(workers))
             except Exception as exc:  # a failing candidate is recorded and skipped
                 cand.status, cand.error = "failed", f"{type(exc).__name__}: {exc}"[:500]
             if should_stop():
