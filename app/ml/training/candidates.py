@@ -84,6 +84,14 @@ def fit_limited(model, X, y):
         return model.fit(X, y)
 
 
+def fit_clone(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray) -> tuple[Pipeline, float]:
+    """A fitted clone of `pipeline` and its fit seconds (in this process or a worker)."""
+    model = clone(pipeline)
+    started = time.perf_counter()
+    fit_limited(model, X, y)
+    return model, time.perf_counter() - started
+
+
 def default_params(family: Family, n_rows: int, class_weight: str | None) -> dict:
     params = dict(family.defaults)
     if "n_estimators" in params and n_rows > LARGE_SEARCH_ROWS:
