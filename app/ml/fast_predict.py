@@ -252,34 +252,75 @@ class _Forest:
 
     def raw(self, X: np.ndarray) -> np.ndarray:
         """Sum of leaves over all trees, shape (n_rows, k), added in sklearn's order."""
-        X = self.recode(X)
-        n = X.shape[0]
-        idx = np.broadcast_to(self.roots, (n, len(self.roots))).copy()
-        rows = np.arange(n)[:, None]
-        for _ in range(self.depth):
-            leaf = self.is_leaf[idx]
-            if leaf.all():
-                break
-            feat = self.feature[idx]
-            val = X[rows, feat]
-            nan = np.isnan(val)
-            cat = self.is_cat[idx]
-            code = np.where(nan | (val < 0), 0, val)
-            code = np.minimum(code, 255).astype(np.int64)  # sklearn casts to uint8
-            word, bit = code // 32, code % 32
-            in_left = ((self.left_bits[self.bitset[idx], word] >> bit) & 1).astype(bool)
-            in_known = ((self.known_bits[self.fmap[feat], word] >> bit) & 1).astype(bool)
-            as_missing = nan | (cat & ((val < 0) | (~in_left & ~in_known)))
-            go_left = np.where(as_missing, self.go_left_missing[idx],
-                               np.where(cat, in_left, val <= self.threshold[idx]))
-            step = np.where(go_left, self.left[idx], self.right[idx])
-            idx = np.where(leaf, idx, step)
-        leaves = self.value[idx].reshape(n, self.n_iter, self.k)
+        return self.sums(_walk(self, self.recode(X)))
+
+    def sums(self, leaves: np.ndarray) -> np.ndarray:
+        """Per-row sums of this model's leaves (n_rows, n_trees), tree after tree."""
+        n = leaves.shape[0]
+        leaves = leaves.reshape(n, self.n_iter, self.k)
         out = np.empty((n, self.k))
         for r in range(n):  # sequential sums, as sklearn adds tree after tree
             stacked = np.vstack([self.baseline[None, :], leaves[r]])
             out[r] = np.add.accumulate(stacked, axis=0)[-1]
         return out
+
+
+class _Merged:
+    """The trees of several _Forests as one set of arrays, walked in one pass (a bag of
+    boosting models costs one walk's numpy overhead, not one per member). Feature, node,
+    bitset and known-category indexes are shifted per member; X is the members' recoded
+    matrices side by side."""
+
+    def __init__(self, forests: list[_Forest], widths: list[int]):
+        node_off = np.cumsum([0] + [len(f.feature) for f in forests])[:-1]
+        feat_off = np.cumsum([0, *widths])[:-1]
+        bits_off = np.cumsum([0] + [len(f.left_bits) for f in forests])[:-1]
+        known_off = np.cumsum([0] + [len(f.known_bits) for f in forests])[:-1]
+        cat = np.concatenate
+        self.feature = cat([f.feature + o for f, o in zip(forests, feat_off, strict=True)])
+        self.threshold = cat([f.threshold for f in forests])
+        self.go_left_missing = cat([f.go_left_missing for f in forests])
+        self.is_leaf = cat([f.is_leaf for f in forests])
+        self.is_cat = cat([f.is_cat for f in forests])
+        self.value = cat([f.value for f in forests])
+        self.left = cat([f.left + o for f, o in zip(forests, node_off, strict=True)])
+        self.right = cat([f.right + o for f, o in zip(forests, node_off, strict=True)])
+        self.bitset = cat([f.bitset + o for f, o in zip(forests, bits_off, strict=True)])
+        self.left_bits = np.vstack([f.left_bits for f in forests])
+        self.known_bits = np.vstack([f.known_bits for f in forests])
+        self.fmap = cat([f.fmap[:w] + o for f, w, o in
+                         zip(forests, widths, known_off, strict=True)])
+        self.roots = cat([f.roots + o for f, o in zip(forests, node_off, strict=True)])
+        self.depth = max(f.depth for f in forests)
+        ends = np.cumsum([len(f.roots) for f in forests])
+        self.trees = list(zip([0, *ends[:-1]], ends, strict=True))
+
+
+def _walk(forest, X: np.ndarray) -> np.ndarray:
+    """The leaf value each row reaches in each tree, shape (n_rows, n_trees)."""
+    n = X.shape[0]
+    f = forest
+    idx = np.broadcast_to(f.roots, (n, len(f.roots))).copy()
+    rows = np.arange(n)[:, None]
+    for _ in range(f.depth):
+        leaf = f.is_leaf[idx]
+        if leaf.all():
+            break
+        feat = f.feature[idx]
+        val = X[rows, feat]
+        nan = np.isnan(val)
+        cat = f.is_cat[idx]
+        code = np.where(nan | (val < 0), 0, val)
+        code = np.minimum(code, 255).astype(np.int64)  # sklearn casts to uint8
+        word, bit = code // 32, code % 32
+        in_left = ((f.left_bits[f.bitset[idx], word] >> bit) & 1).astype(bool)
+        in_known = ((f.known_bits[f.fmap[feat], word] >> bit) & 1).astype(bool)
+        as_missing = nan | (cat & ((val < 0) | (~in_left & ~in_known)))
+        go_left = np.where(as_missing, f.go_left_missing[idx],
+                           np.where(cat, in_left, val <= f.threshold[idx]))
+        step = np.where(go_left, f.left[idx], f.right[idx])
+        idx = np.where(leaf, idx, step)
+    return f.value[idx]
 
 
 class CompiledPipeline:
@@ -303,9 +344,10 @@ class CompiledPipeline:
         self.classes_ = getattr(est, "classes_", None)
         self.n_features = est.n_features_in_
 
-    def _matrix(self, frame) -> np.ndarray:
+    def _matrix(self, frame, cast: dict | None = None) -> np.ndarray:
+        """The estimator's input; `cast`: the rows already cast with this plan."""
         n = len(next(iter(frame.values()))) if isinstance(frame, dict) and frame else len(frame)
-        cast = _cast_rows(self.plan, frame)
+        cast = _cast_rows(self.plan, frame) if cast is None else cast
         X = np.hstack([part(cast, n) for part in self.parts]) if self.parts else np.empty((n, 0))
         if X.shape[1] != self.n_features:
             raise Unsupported("width")
@@ -324,21 +366,39 @@ class CompiledPipeline:
 
 
 class CompiledEnsemble:
-    """A WeightedEnsemble whose members all compile, blended in the ensemble's own order."""
+    """A WeightedEnsemble whose members all compile, blended in the ensemble's own order.
+
+    The rows are cast once when the members share a cast plan (a bag's members do), and all
+    members' trees are walked in one pass (_Merged); each member's sums and link are its own.
+    """
 
     def __init__(self, ensemble: WeightedEnsemble):
         self.members = [CompiledPipeline(m) for m in ensemble.members]
         self.weights = ensemble._weights()
         self.classes_ = getattr(ensemble, "classes_", None)
+        plans = [m.plan for m in self.members]
+        self.shared_plan = plans[0] if all(p == plans[0] for p in plans) else None
+        self.merged = _Merged([m.forest for m in self.members],
+                              [m.n_features for m in self.members])
+
+    def _raws(self, frame) -> list[np.ndarray]:
+        cast = _cast_rows(self.shared_plan, frame) if self.shared_plan is not None else None
+        X = np.hstack([m.forest.recode(m._matrix(frame, cast)) for m in self.members])
+        leaves = _walk(self.merged, X)
+        return [m.forest.sums(leaves[:, a:b])
+                for m, (a, b) in zip(self.members, self.merged.trees, strict=True)]
 
     def predict_proba(self, frame) -> np.ndarray:
-        return sum(w * m.predict_proba(frame)
-                   for w, m in zip(self.weights, self.members, strict=True))
+        raws = self._raws(frame)
+        return sum(w * m.est._loss.predict_proba(raw)
+                   for w, m, raw in zip(self.weights, self.members, raws, strict=True))
 
     def predict(self, frame) -> np.ndarray:
         if self.classes_ is not None:
             return self.classes_[np.argmax(self.predict_proba(frame), axis=1)]
-        return sum(w * m.predict(frame) for w, m in zip(self.weights, self.members, strict=True))
+        raws = self._raws(frame)
+        return sum(w * m.est._loss.link.inverse(raw.ravel())
+                   for w, m, raw in zip(self.weights, self.members, raws, strict=True))
 
 
 def compile_pipeline(model) -> CompiledPipeline | CompiledEnsemble:

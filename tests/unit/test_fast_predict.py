@@ -101,3 +101,26 @@ def test_an_ensemble_with_a_member_that_does_not_compile_is_left_to_sklearn(mode
     forest = models.fit("regression", y, family="random_forest", style="tree",
                         kinds=models.without_town)
     assert fast_model(WeightedEnsemble([boosting, forest], [0.5, 0.5], "regression").fit(None)) is None
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_a_bag_whose_members_saw_different_categories_is_compiled_and_identical(models, task):
+    """A bag's members are fitted on different rows, so their category codes differ: the
+    one-pass walk over all members' trees must keep each member's own encoding."""
+    from app.ml.training.finalize import BAG_FOLDS, _bag
+
+    rng = np.random.default_rng(8)
+    n, kinds = 90, models.without_town  # 40 cities in 90 rows: each member misses some
+    y = rng.choice(["a", "b", "c"], n) if task == "classification" else rng.normal(size=n)
+    template = models.fit(task, y, kinds=kinds, iterations=15)
+    X = models.frame(n, 0, kinds)
+    bag, _ = _bag(template, X, np.asarray(y), task, 0, None)
+    seen = [frozenset(m[1].named_transformers_["native"].categories_[1]) for m in bag.members]
+    assert len(bag.members) == BAG_FOLDS and len(set(seen)) > 1
+    compiled = fast_model(bag)
+    assert compiled is not None
+    frame = check_rows(models.rows(30, kinds), models.features(kinds), max_rows=100).frame
+    one_by_one = np.concatenate([compiled.predict(frame.iloc[[i]]) for i in range(len(frame))])
+    assert list(one_by_one) == list(bag.predict(frame))
+    if task == "classification":
+        assert np.array_equal(compiled.predict_proba(frame), bag.predict_proba(frame))
