@@ -178,17 +178,25 @@ def _refit_full(order, kept, data, clock, reserve, should_stop, progress, task, 
     y_all = np.concatenate([np.asarray(y_dev), np.asarray(y_test)])
     n_all = len(X_all)
     fresh: dict[str, object] = {}
+    # When tracked, the saves of the models after the best (the best's is in `reserve`)
+    # come after these refits: a refit must leave their time (big.py --mlflow: the extra
+    # trees' 11 s refit on 100,000 rows left none to save them).
+    saves_ahead = SAVE_SAFETY * sum(save_seconds(m.pipeline) for m in order[1:]) \
+        if tracked else 0.0
     for model in order:
         members = _members(model)
         todo = [n for n in members if n not in fresh]
         estimate = _refit_full_seconds(todo, kept, n_all)
-        if should_stop() or clock.now() + estimate > clock.deadline - reserve:
+        if tracked:  # its save grows with its rows (a forest's nodes)
+            estimate += SAVE_SAFETY * (save_seconds(model.pipeline, n_all / max(
+                model.trained_rows, 1)) - save_seconds(model.pipeline))
+        if should_stop() or clock.now() + estimate > clock.deadline - reserve - saves_ahead:
             model.refit_note = (f"not refitted on all {n_all:,} rows: about {estimate:.1f} s "
                                 "did not fit in the time left")
             continue
         bags = [n for n in todo if _bag_wanted(kept[n], n_all, y_all, task)]
         extra = sum(_bag_extra_seconds(kept[n], n_all, workers, tracked) for n in bags)
-        if clock.now() + estimate + extra > clock.deadline - reserve:
+        if clock.now() + estimate + extra > clock.deadline - reserve - saves_ahead:
             bags = []
         executor = fold_executor(workers) if bags else None
         progress.update(message=f"Refitting {model.algorithm.lower()} on all rows")

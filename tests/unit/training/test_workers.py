@@ -117,3 +117,13 @@ def _alive(pid):
             return stat.read().split(") ")[1][0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_one_thread_touches_only_estimators_that_use_threads(frame):
+    from app.ml.training.candidates import single_threaded
+
+    _, forest, *_ = _setup(frame, "random_forest")
+    _, logistic, *_ = _setup(frame, "logistic_regression")
+    single_threaded(forest)
+    single_threaded(logistic)  # setting n_jobs on it warns in scikit-learn >= 1.8
+    assert forest[-1].n_jobs == 1 and logistic[-1].n_jobs is None

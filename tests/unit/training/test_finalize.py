@@ -1,0 +1,49 @@
+"""The final phase's time plan: refits on all rows leave the time to save what follows."""
+
+import numpy as np
+
+from app.ml.training.finalize import REFIT_SAFETY, SAVE_SAFETY, _refit_full
+from app.ml.training.request import KeptModel
+
+
+class _Clock:
+    def __init__(self, left: float):
+        self.deadline = 100.0
+        self._now = self.deadline - left
+
+    def now(self) -> float:
+        return self._now
+
+
+class _Progress:
+    def update(self, **_):
+        pass
+
+
+def _kept(models, family, y):
+    pipe = models.fit("regression", y, family=family, style="linear" if family == "ridge"
+                      else "tree", kinds=models.without_town)
+    return KeptModel(family, family, pipe, {}, 0.0, {}, fit_time_s=1.0, trained_rows=len(y))
+
+
+def _run(models, left: float, tracked: bool):
+    y = np.random.default_rng(0).normal(size=120)
+    X = models.frame(120, 0, models.without_town)
+    order = [_kept(models, "ridge", y), _kept(models, "decision_tree", y)]
+    kept = {m.family: m for m in order}
+    data = (X.iloc[:100], y[:100], X.iloc[100:], y[100:])
+    _refit_full(order, kept, data, _Clock(left), 1.0, lambda: False, _Progress(),
+                "regression", tracked=tracked)
+    return order
+
+
+def test_a_refit_on_all_rows_leaves_the_time_to_save_the_models_after_the_best(models):
+    # the best's refit on 120 rows (it was fitted on 120): 1.5 x 1 s + 0.05; 1 s reserve
+    refit = REFIT_SAFETY * 1.0 + 0.05
+    enough_untracked = 1.0 + refit + 0.3
+    best, _ = _run(models, enough_untracked, tracked=False)
+    assert best.refit_full
+    best, _ = _run(models, enough_untracked, tracked=True)  # a tree's save is >= 0.8 s x 1.5
+    assert not best.refit_full and "did not fit in the time left" in best.refit_note
+    best, _ = _run(models, enough_untracked + SAVE_SAFETY * 3, tracked=True)
+    assert best.refit_full
