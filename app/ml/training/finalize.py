@@ -7,7 +7,6 @@ from collections import Counter
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import KFold, StratifiedKFold
 from threadpoolctl import threadpool_limits
 
 from app.ml.training.candidates import (
@@ -32,17 +31,8 @@ from app.ml.training.metrics import (
 from app.ml.training.report import charts, held_out, input_schema, permutation_importance
 from app.ml.training.request import KeptModel, SearchResult, natural
 from app.ml.training.transformers import WeightedEnsemble
-from app.ml.training.workers import fold_executor
 
 INPUT_EXAMPLE_ROWS = 5
-
-# Boosting's refit on all rows is a bag when the rows are few: BAG_FOLDS models, each
-# fitted on all rows but one fold's, averaged. Test error on the benchmark's sets with
-# boosting's defaults, one model on all train rows -> a bag of 5 (27 Nov 2026): oj 0.198
-# -> 0.194, carseats 0.283 -> 0.258, diabetes 0.756 -> 0.721, breast_cancer 0.042 ->
-# 0.028, bikeshare 0.0467 -> 0.0464, txhousing 0.0485 -> 0.0461 (AutoGluon bags likewise).
-BAG_FOLDS, BAG_MAX_ROWS = 5, 10_000
-BAGGED = ("hist_gradient_boosting",)
 
 
 # The refit of a model is assumed to cost this much more per row than its CV folds did;
@@ -163,15 +153,13 @@ def _evaluate(order, X_test, y_test, task, metric, classes, base, seed, clock, k
             deadline=clock.deadline - keep, seconds_per_row=per_row[model.family])
 
 
-def _refit_full(order, kept, data, clock, reserve, should_stop, progress, task, seed=0,
-                workers=1, tracked=False) -> None:
+def _refit_full(order, kept, data, clock, reserve, should_stop, progress,
+                tracked=False) -> None:
     """Refit the kept models on all rows (dev + held-out) with the same settings and weights.
 
     The held-out metrics were measured before (they describe the model fitted on the dev
     rows). Best first; a model whose estimated refit does not fit before `deadline - reserve`
     keeps its dev-rows fit (`refit_note` says why). An ensemble is refitted through its members.
-    Boosting on few rows is refitted as a bag (see BAG_FOLDS) when the bag's time (fits on
-    `workers` processes, and its save when `tracked`) fits too; else as one model.
     """
     X_dev, y_dev, X_test, y_test = data
     X_all = pd.concat([X_dev, X_test])
@@ -194,59 +182,18 @@ def _refit_full(order, kept, data, clock, reserve, should_stop, progress, task, 
             model.refit_note = (f"not refitted on all {n_all:,} rows: about {estimate:.1f} s "
                                 "did not fit in the time left")
             continue
-        bags = [n for n in todo if _bag_wanted(kept[n], n_all, y_all, task)]
-        extra = sum(_bag_extra_seconds(kept[n], n_all, workers, tracked) for n in bags)
-        if clock.now() + estimate + extra > clock.deadline - reserve - saves_ahead:
-            bags = []
-        executor = fold_executor(workers) if bags else None
         progress.update(message=f"Refitting {model.algorithm.lower()} on all rows")
         for name in todo:
-            if name in bags:
-                bag, seconds = _bag(kept[name].pipeline, X_all, y_all, task, seed, executor)
-                fresh[name] = (bag, round(seconds, 3))
-                continue
             pipe, seconds = fit_clone(kept[name].pipeline, X_all, y_all)
             fresh[name] = (pipe, round(seconds, 3))
         if model.family == ENSEMBLE:
-            model.pipeline = _flat_ensemble([fresh[n][0] for n in members],
-                                            list(model.pipeline.weights), model.pipeline.task)
+            model.pipeline = WeightedEnsemble([fresh[n][0] for n in members],
+                                              list(model.pipeline.weights), model.pipeline.task)
+            model.pipeline.fit(None)
             model.fit_time_s = round(sum(fresh[n][1] for n in members), 3)
         else:
             model.pipeline, model.fit_time_s = fresh[model.family]
         model.trained_rows, model.refit_full = n_all, True
-
-
-def _bag_wanted(kept_model: KeptModel, n_all: int, y_all: np.ndarray, task: str) -> bool:
-    """Bag this model's refit on all rows? Boosting on few rows, every class in every bag.
-    Runners-up are bagged too (txhousing: test error 0.0446 with, 0.0461 without)."""
-    if kept_model.family not in BAGGED or n_all > BAG_MAX_ROWS:
-        return False
-    return task != "classification" or pd.Series(y_all).value_counts().min() >= BAG_FOLDS
-
-
-def _bag(pipeline, X: pd.DataFrame, y: np.ndarray, task: str, seed: int, executor):
-    """BAG_FOLDS clones of `pipeline`, each fitted on all rows but one fold's, averaged with
-    equal weights; (the bag, fit seconds summed over its members)."""
-    kind = StratifiedKFold if task == "classification" else KFold
-    parts = [(pipeline, X.iloc[train], y[train]) for train, _ in
-             kind(BAG_FOLDS, shuffle=True, random_state=seed).split(np.zeros(len(y)), y)]
-    if executor is None:
-        fitted = [fit_clone(*part) for part in parts]
-    else:
-        fitted = [f.result() for f in [executor.submit(fit_clone, *part) for part in parts]]
-    bag = WeightedEnsemble([m for m, _ in fitted], [1.0] * len(fitted), task)
-    return bag.fit(None), sum(seconds for _, seconds in fitted)
-
-
-def _flat_ensemble(pipelines: list, weights: list, task: str) -> WeightedEnsemble:
-    """An ensemble whose bagged members are spread into their own members (weights split
-    evenly), so every member of the saved ensemble is one pipeline."""
-    members, split = [], []
-    for pipe, weight in zip(pipelines, weights, strict=True):
-        inner = pipe.members if isinstance(pipe, WeightedEnsemble) else [pipe]
-        members += inner
-        split += [weight / len(inner)] * len(inner)
-    return WeightedEnsemble(members, split, task).fit(None)
 
 
 def _members(model: KeptModel) -> list[str]:
@@ -262,17 +209,8 @@ def _one_refit_seconds(kept_model: KeptModel, n_all: int) -> float:
     return REFIT_SAFETY * kept_model.fit_time_s * n_all / max(kept_model.trained_rows, 1) + 0.05
 
 
-def _bag_extra_seconds(kept_model: KeptModel, n_all: int, workers: int, tracked: bool) -> float:
-    """Seconds a bag costs beyond one refit: its members' fits on the workers, and the save
-    of BAG_FOLDS models instead of one."""
-    one = _one_refit_seconds(kept_model, n_all)
-    fits = one * (BAG_FOLDS - 1) / max(1, min(workers, BAG_FOLDS))
-    save = SAVE_SAFETY * (BAG_FOLDS - 1) * save_seconds(kept_model.pipeline) if tracked else 0.0
-    return max(0.0, fits - one) + save
-
-
 def finalize(*, best, runners, task, metric, prep, request, data, classes, cardinality, clock,
-             should_stop, tracker, parent, tags, progress, workers: int = 1) -> SearchResult:
+             should_stop, tracker, parent, tags, progress) -> SearchResult:
     X_dev, y_dev, X_test, y_test, _X_search, y_search, _folds = data
     greater = metric not in LOWER_IS_BETTER
     ranked = sorted(best.values(), key=lambda c: -c.cv_score)
@@ -305,7 +243,7 @@ def finalize(*, best, runners, task, metric, prep, request, data, classes, cardi
                   keep=reserve + refit_s)
     if request.refit_full:
         _refit_full(order, pool, (X_dev, y_dev, X_test, y_test), clock, reserve, should_stop,
-                    progress, task, request.seed, workers, tracked=tracker is not None)
+                    progress, tracked=tracker is not None)
     for model in order:
         single_threaded(model.pipeline)
     example = X_dev.head(INPUT_EXAMPLE_ROWS)

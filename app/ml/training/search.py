@@ -211,7 +211,7 @@ def run_search(df: pd.DataFrame, kinds: dict, request: SearchRequest, *,
             prep=prep, request=request,
             data=(X_dev, y_dev, X_test, y_test, X_search, y_search, folds),
             classes=classes, cardinality=cardinality, clock=clock, should_stop=should_stop,
-            tracker=tracker, parent=parent, tags=tags, progress=progress, workers=workers)
+            tracker=tracker, parent=parent, tags=tags, progress=progress)
         result.candidates = [_cand_record(c, metric, greater) for c in candidates]
         result.class_weight = "balanced" if imbalanced else None
         result.stopped_by_deadline = stopped_by_deadline

@@ -33,7 +33,7 @@ def _run(models, left: float, tracked: bool):
     kept = {m.family: m for m in order}
     data = (X.iloc[:100], y[:100], X.iloc[100:], y[100:])
     _refit_full(order, kept, data, _Clock(left), 1.0, lambda: False, _Progress(),
-                "regression", tracked=tracked)
+                tracked=tracked)
     return order
 
 

@@ -3,14 +3,11 @@
 import dataclasses
 import itertools
 
-import numpy as np
 import pytest
 
 from app.ml.tracking import CHAMPION, InMemoryTracker
 from app.ml.training import SearchRequest, TrainingCancelled, TrainingFailed, run_search
 from app.ml.training.families import CLASSIFIERS
-from app.ml.training.finalize import BAG_FOLDS
-from app.ml.training.transformers import WeightedEnsemble
 
 FAST = ["logistic_regression", "decision_tree"]
 
@@ -298,11 +295,7 @@ def test_boostings_runners_up_join_the_ensembles_library_when_boosting_leads(
     assert set(result.models) == {"hist_gradient_boosting", "decision_tree", "ensemble"}
     assert "histogram gradient boosting (4 settings)" in ens.algorithm
     assert ens.refit_full and ens.trained_rows == result.n_train + result.n_test
-    # refitted on all rows, each boosting setting as a bag: its members join the ensemble's
-    members = ens.pipeline.members
-    assert len(members) == 1 + (1 + RUNNERS_UP) * BAG_FOLDS
-    assert not any(isinstance(m, WeightedEnsemble) for m in members)
-    assert sum(ens.pipeline.weights) == pytest.approx(1.0)
+    assert len(ens.pipeline.members) == 2 + RUNNERS_UP
     assert len(ens.pipeline.predict(frame.head(3))) == 3
 
 
@@ -325,39 +318,3 @@ def test_a_tracked_refit_leaves_time_for_its_own_save():
     assert _refit_rows(cand, 100_000, 1_000, 3, seconds=15.0) == 10_000
     assert _refit_rows(cand, 100_000, 1_000, 3, seconds=15.0, save_per_row=1e-3) == 6_000
 
-
-def test_boosting_on_few_rows_is_refitted_as_a_bag(frame, kinds):
-    result, _ = _search(frame, kinds, target="amount", max_candidates=2,
-                        families=["hist_gradient_boosting"])
-    model = result.models["hist_gradient_boosting"]
-    assert model.refit_full and model.trained_rows == result.n_train + result.n_test
-    bag = model.pipeline
-    assert isinstance(bag, WeightedEnsemble) and len(bag.members) == BAG_FOLDS
-    rows = frame.head(20)
-    np.testing.assert_allclose(bag.predict(rows),
-                               np.mean([m.predict(rows) for m in bag.members], axis=0))
-    # each member saw all rows but one fold's: they differ
-    assert len({tuple(np.round(m.predict(rows), 6)) for m in bag.members}) == BAG_FOLDS
-
-
-def test_what_is_bagged():
-    from app.ml.training.finalize import BAG_MAX_ROWS, _bag_extra_seconds, _bag_wanted
-    from app.ml.training.request import KeptModel
-
-    def kept(family):
-        return KeptModel(family, family, None, {}, 0.0, {}, fit_time_s=1.0, trained_rows=100)
-
-    y = np.array(["a"] * 50 + ["b"] * 50, dtype=object)
-    assert _bag_wanted(kept("hist_gradient_boosting"), 100, y, "classification")
-    assert _bag_wanted(kept("hist_gradient_boosting"), 100, np.arange(100.0), "regression")
-    assert not _bag_wanted(kept("random_forest"), 100, y, "classification")
-    assert not _bag_wanted(kept("hist_gradient_boosting"), BAG_MAX_ROWS + 1,
-                           np.arange(BAG_MAX_ROWS + 1.0), "regression")
-    rare = np.array(["a"] * 96 + ["b"] * (BAG_FOLDS - 1), dtype=object)  # not in every bag
-    assert not _bag_wanted(kept("hist_gradient_boosting"), 100, rare, "classification")
-    # one refit costs 1.5 s + 0.05 here; a bag of 5 on 2 workers, 4 refits' worth / 2 = 2x
-    one = 1.5 * 1.0 + 0.05
-    assert _bag_extra_seconds(kept("hist_gradient_boosting"), 100, 2, False) == \
-        pytest.approx(one * (BAG_FOLDS - 1) / 2 - one)
-    assert _bag_extra_seconds(kept("hist_gradient_boosting"), 100, 1, False) == \
-        pytest.approx(one * (BAG_FOLDS - 2))
