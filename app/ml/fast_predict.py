@@ -297,17 +297,23 @@ class _Merged:
 
 
 def _walk(forest, X: np.ndarray) -> np.ndarray:
-    """The leaf value each row reaches in each tree, shape (n_rows, n_trees)."""
-    n = X.shape[0]
+    """The leaf value each row reaches in each tree, shape (n_rows, n_trees).
+
+    (row, tree) pairs that reached a leaf drop out of the next level's arrays, so deep
+    levels cost only the few trees still descending."""
     f = forest
-    idx = np.broadcast_to(f.roots, (n, len(f.roots))).copy()
-    rows = np.arange(n)[:, None]
+    n, t = X.shape[0], len(f.roots)
+    node = np.tile(f.roots, n)  # flat (row, tree) pairs, row-major
+    row = np.repeat(np.arange(n), t)
+    active = np.arange(n * t)
     for _ in range(f.depth):
-        leaf = f.is_leaf[idx]
-        if leaf.all():
+        idx = node[active]
+        going = ~f.is_leaf[idx]
+        if not going.any():
             break
+        active, idx = active[going], idx[going]
         feat = f.feature[idx]
-        val = X[rows, feat]
+        val = X[row[active], feat]
         nan = np.isnan(val)
         cat = f.is_cat[idx]
         code = np.where(nan | (val < 0), 0, val)
@@ -318,9 +324,8 @@ def _walk(forest, X: np.ndarray) -> np.ndarray:
         as_missing = nan | (cat & ((val < 0) | (~in_left & ~in_known)))
         go_left = np.where(as_missing, f.go_left_missing[idx],
                            np.where(cat, in_left, val <= f.threshold[idx]))
-        step = np.where(go_left, f.left[idx], f.right[idx])
-        idx = np.where(leaf, idx, step)
-    return f.value[idx]
+        node[active] = np.where(go_left, f.left[idx], f.right[idx])
+    return f.value[node].reshape(n, t)
 
 
 class CompiledPipeline:
