@@ -11,7 +11,7 @@ NAMES = ["hist_gradient_boosting", "random_forest", "extra_trees"]
 
 
 def _scores(*values: float) -> dict[str, float]:
-    return dict(zip(NAMES, values, strict=False))
+    return dict(zip(NAMES, values, strict=True))
 
 
 def _best(scores: dict[str, float]) -> dict[str, Candidate]:
