@@ -14,7 +14,7 @@ from threadpoolctl import threadpool_limits
 
 from app.ml.training.costs import save_seconds
 from app.ml.training.families import FOREST_JOBS, POISSON, SQUARED_ERROR, Family
-from app.ml.training.metrics import classification_metrics, regression_metrics, score
+from app.ml.training.metrics import classification_metrics, error_of, regression_metrics, score
 from app.ml.training.preprocessing import build_preprocessor
 
 # Above this many search rows, forests start smaller so a first fit stays short.
@@ -119,11 +119,9 @@ class Proposer:
 
     def __init__(self, families: list[Family], seed: int, n_rows: int,
                  imbalanced: bool, default_class_weight: str | None,
-                 nonnegative_target: bool = False, lower_is_better: bool = False):
+                 nonnegative_target: bool = False, metric: str = "accuracy"):
         self.rng = np.random.default_rng(seed)
-        # A candidate's error from its (higher-is-better) score: 1 - accuracy, 1 - R², or
-        # the loss itself for log loss, RMSE and MAE (their scores are negated).
-        self.error = (lambda s: -s) if lower_is_better else (lambda s: 1.0 - s)
+        self.metric = metric  # the candidates' scores are `score(..., metric)`
         first = sorted(families, key=lambda f: DEFAULT_ORDER.index(f.name))
         self.queue = [(f, default_params(f, n_rows, default_class_weight)) for f in first]
         self.poisson = nonnegative_target
@@ -139,12 +137,12 @@ class Proposer:
     def _weights(self, best: dict[str, Candidate], out_of_time: set[str]) -> np.ndarray:
         ranked = sorted(best.values(), key=lambda c: -c.cv_score)
         rank = {c.family.name: i for i, c in enumerate(ranked)}
-        lead_error = self.error(ranked[0].cv_score) if ranked else 0.0
+        lead_error = error_of(ranked[0].cv_score, self.metric) if ranked else 0.0
         weights = []
         for f in self.families:
             if f.name in out_of_time or f.name not in rank:
                 weights.append(0.0)
-            elif self.error(best[f.name].cv_score) > FAR_BEHIND * lead_error:
+            elif error_of(best[f.name].cv_score, self.metric) > FAR_BEHIND * lead_error:
                 weights.append(RANK_WEIGHTS[-1])
             else:
                 weights.append(RANK_WEIGHTS[min(rank[f.name], len(RANK_WEIGHTS) - 1)])

@@ -68,6 +68,12 @@ def score(metrics: dict[str, float], metric: str) -> float:
     return -value if metric in LOWER_IS_BETTER else value
 
 
+def error_of(ranked: float, metric: str) -> float:
+    """A `score` as an error (0 is perfect): the loss itself for log loss, RMSE and MAE,
+    1 - score for the others (accuracy, ROC AUC, R², ...)."""
+    return -ranked if metric in LOWER_IS_BETTER else 1.0 - ranked
+
+
 def baseline_metrics(task: str, y_train, y_test, classes=None) -> dict[str, float]:
     """Metrics of the naive model: predict the majority class (with training frequencies) or mean."""
     if task == "classification":

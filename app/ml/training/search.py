@@ -128,7 +128,7 @@ def run_search(df: pd.DataFrame, kinds: dict, request: SearchRequest, *,
     families = families_for(task, request.families)
     nonnegative = task == "regression" and bool(np.min(y_dev) >= 0 and np.sum(y_dev) > 0)
     proposer = Proposer(families, request.seed, len(X_search), imbalanced, default_cw,
-                        nonnegative, lower_is_better=not greater)
+                        nonnegative, metric)
     tags = {**request.tags, "target": request.target, "task": task}
     parent = tracker.start_job(f"train {request.target}", _job_params(request, task, metric),
                                tags) if tracker else None

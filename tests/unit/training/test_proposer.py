@@ -20,10 +20,9 @@ def _best(scores: dict[str, float]) -> dict[str, Candidate]:
             for i, (name, s) in enumerate(scores.items())}
 
 
-def _proposer(lower_is_better=False) -> Proposer:
+def _proposer(metric="r2") -> Proposer:
     proposer = Proposer([REGRESSORS[n] for n in NAMES], seed=0, n_rows=1000,
-                        imbalanced=False, default_class_weight=None,
-                        lower_is_better=lower_is_better)
+                        imbalanced=False, default_class_weight=None, metric=metric)
     proposer.queue.clear()  # past the defaults
     return proposer
 
@@ -52,6 +51,6 @@ def test_a_family_far_behind_the_leader_gets_the_least_whatever_its_rank():
 def test_losses_compare_as_themselves(rmse, weight):
     # RMSE ranks as a negated score; its error is the RMSE itself, not 1 - score
     scores = {"hist_gradient_boosting": -10.0, "random_forest": -rmse}
-    proposer = _proposer(lower_is_better=True)
+    proposer = _proposer(metric="rmse")
     weights = proposer._weights(_best(scores), set())
     assert list(weights) == [RANK_WEIGHTS[0], weight, 0.0]
