@@ -31,6 +31,8 @@ TRUSTED_TYPES = frozenset({
     "functools.partial",
     "numpy.dtype",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.model_selection._split.KFold",  # a target encoder's seeded splitter
+    "sklearn.model_selection._split.StratifiedKFold",
     "sklearn.tree._tree.Tree",
     "sklearn.utils.validation.check_array",
 })

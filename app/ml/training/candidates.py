@@ -80,7 +80,7 @@ def single_threaded(model) -> None:
 def make_pipeline(family: Family, params: dict, seed: int, kinds: dict, cardinality: dict,
                   task: str, n_rows: int = 0) -> Pipeline:
     """Preprocessing + estimator for one candidate (the object that gets saved)."""
-    pre, native = build_preprocessor(kinds, cardinality, family.style, task)
+    pre, native = build_preprocessor(kinds, cardinality, family.style, task, seed)
     model = family.build(params, seed, native, threads_for(n_rows))
     return Pipeline([*pre.steps, ("model", model)])
 

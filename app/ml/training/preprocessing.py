@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
+from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler, TargetEncoder
 
@@ -42,12 +43,18 @@ def _numeric(scale: bool) -> Pipeline:
     return make_pipeline(imputer, StandardScaler()) if scale else make_pipeline(imputer)
 
 
-def _target_encoder(task: str) -> TargetEncoder:
-    return TargetEncoder(target_type="continuous" if task == "regression" else "auto", cv=3)
+def _target_encoder(task: str, seed: int) -> TargetEncoder:
+    # Its cross-fitting shuffles the rows: without a seed two fits of the same model differ.
+    # (sklearn 1.9 wants the seed in the splitter: the one `cv=3` would pick for the task.)
+    if task == "regression":
+        return TargetEncoder(target_type="continuous", cv=KFold(3, shuffle=True,
+                                                                random_state=seed))
+    return TargetEncoder(target_type="auto", cv=StratifiedKFold(3, shuffle=True,
+                                                                random_state=seed))
 
 
 def build_preprocessor(
-    kinds: dict[str, str], cardinality: dict[str, int], style: str, task: str
+    kinds: dict[str, str], cardinality: dict[str, int], style: str, task: str, seed: int = 0
 ) -> tuple[Pipeline, list[int]]:
     """Caster + column transformer for one style; also the indices of native categorical outputs."""
     groups = split_columns(kinds, cardinality)
@@ -64,7 +71,7 @@ def build_preprocessor(
             native = list(range(len(groups["native"])))
         high = [c for c in groups["low"] + groups["high"] if c not in groups["native"]]
         if high:
-            parts.append(("high", _target_encoder(task), high))
+            parts.append(("high", _target_encoder(task, seed), high))
         if groups["numeric"]:
             parts.append(("numeric", _numeric(scale=False), groups["numeric"]))
     else:
@@ -78,7 +85,7 @@ def build_preprocessor(
             )
             parts.append(("low", onehot, groups["low"]))
         if groups["high"]:
-            encoder = _target_encoder(task)
+            encoder = _target_encoder(task, seed)
             step = make_pipeline(encoder, StandardScaler()) if scale else encoder
             parts.append(("high", step, groups["high"]))
     columns = ColumnTransformer(parts, remainder="drop", sparse_threshold=0.0)

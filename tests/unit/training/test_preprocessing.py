@@ -68,3 +68,20 @@ def test_high_cardinality_column_gets_target_encoding(frame):
     fit_limited(pipe, X, frame["label"].to_numpy(dtype=object))
     assert "high" in pipe.named_steps["columns"].named_transformers_
     assert len(pipe.predict(X.assign(city="never seen").head(3))) == 3
+
+
+def test_a_target_encoded_model_fitted_twice_with_one_seed_is_the_same_model(frame):
+    """The target encoder's cross-fitting shuffles rows: it must take the job's seed."""
+    X = frame[list(FEATURES)].copy()
+    X["city"] = [f"city{i % 40}" for i in range(len(X))]
+    features = {**FEATURES, "city": "categorical"}
+    family = CLASSIFIERS["logistic_regression"]
+    y = frame["label"].to_numpy(dtype=object)
+
+    def proba(seed):
+        pipe = make_pipeline(family, family.defaults, seed, features,
+                             category_cardinality(X, features), "classification")
+        return fit_limited(pipe, X, y).predict_proba(X)
+
+    np.testing.assert_array_equal(proba(0), proba(0))
+    assert not np.array_equal(proba(0), proba(1))

@@ -34,6 +34,9 @@ def mlflow_tracker(tmp_path_factory):
 
 def test_models_are_logged_registered_and_reload_with_the_same_predictions(
         frame, kinds, mlflow_tracker):
+    # 40 cities: more than one-hot takes, so the models hold a (seeded) target encoder
+    frame["city"] = [f"city{i % 40}" for i in range(len(frame))]
+    kinds["city"] = "categorical"
     request = SearchRequest(target="label", time_budget_s=60, max_candidates=3,
                             families=["logistic_regression", "decision_tree"],
                             tags={"user": "u1", "dataset": "9", "version": "1"},
