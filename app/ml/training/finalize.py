@@ -9,13 +9,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from app.ml.training.candidates import (
-    OPENMP_THREADS,
-    fit_clone,
-    fit_limited,
-    make_pipeline,
-    single_threaded,
-)
+from app.ml.training.candidates import OPENMP_THREADS, single_threaded
 from app.ml.training.costs import save_seconds
 from app.ml.training.ensemble import MIN_GAIN, select_weights
 from app.ml.training.errors import TrainingCancelled
@@ -28,85 +22,20 @@ from app.ml.training.metrics import (
     share_standard_error,
     verdict,
 )
+from app.ml.training.refits import (
+    SAVE_SAFETY,
+    FitJob,
+    one_refit_seconds,
+    refit_all_seconds,
+    refit_dev,
+    run_fits,
+    workers_of,
+)
 from app.ml.training.report import charts, held_out, input_schema, permutation_importance
 from app.ml.training.request import KeptModel, SearchResult, natural
 from app.ml.training.transformers import WeightedEnsemble
 
 INPUT_EXAMPLE_ROWS = 5
-
-
-# The refit of a model is assumed to cost this much more per row than its CV folds did;
-# its save, this much more than costs.save_seconds estimates.
-REFIT_SAFETY = 1.5
-SAVE_SAFETY = 1.5
-
-
-# Boosting refitted on more than ROUNDS_REFIT_ROWS x a fold's rows picks its own rounds by
-# early stopping, up to ROUNDS_CAP x what CV chose: more rows want more rounds (on the
-# benchmark's diamonds_cut, 9,000 search rows chose ~90 and 54,000 rows chose ~270, and the
-# test error went 0.2056 -> 0.2012). The time plan assumes ROUNDS_GROWTH x the rounds.
-ROUNDS_REFIT_ROWS, ROUNDS_CAP, ROUNDS_GROWTH = 2, 3, 2.0
-
-
-def _refit_rows(cand, n_dev: int, n_fold_rows: float, n_folds: int, seconds: float,
-                growth: float = 1.0, save_per_row: float = 0.0) -> int:
-    """How many training rows the refit (and its save, `save_per_row` seconds a row) can
-    afford in `seconds` (at least one fold's worth)."""
-    per_row = REFIT_SAFETY * growth * max(cand.fit_time_s / n_folds, 1e-3) / max(n_fold_rows, 1)
-    return int(np.clip(seconds / (per_row + save_per_row), min(n_fold_rows, n_dev), n_dev))
-
-
-def _boosting_rounds(pipe, cand, rows: int, n_fold_rows: int) -> None:
-    """Rounds CV chose (a predictable cost), or early stopping when the rows are many more."""
-    rounds = max(10, int(np.mean(cand.iterations) * 1.1))
-    if rows > ROUNDS_REFIT_ROWS * n_fold_rows:
-        pipe.set_params(model__max_iter=ROUNDS_CAP * rounds)
-    else:
-        pipe.set_params(model__max_iter=rounds, model__early_stopping=False)
-
-
-def _refit(ranked, data, request, prep, cardinality, task, clock, should_stop, progress,
-           keep_for_later: float, runners: bool = False, tracked: bool = False):
-    """Refit each family's best on as many dev rows as its share of the time left affords.
-
-    The best family gets half of what is left; the others share the rest. A family that
-    cannot even refit on one fold's worth of rows in time is dropped (never the best).
-    When `tracked`, the others' shares also pay for their own save (`keep_for_later` holds
-    the best's): a forest's save grows with its nodes, so with its rows.
-    With `runners`, the candidates are boosting's runners-up for the ensemble, keyed by
-    candidate name; each is dropped when it does not fit.
-    """
-    X_dev, y_dev, _, _, _, _, folds = data
-    n_fold_rows = len(folds[0][0])
-    kept: dict[str, KeptModel] = {}
-    for i, cand in enumerate(ranked):
-        if should_stop():
-            break
-        left = clock.deadline - clock.now() - keep_for_later
-        share = 0.5 if i == 0 and not runners else 1.0 / (len(ranked) - i)
-        boosting = cand.family.style == "hgb" and bool(cand.iterations)
-        growth = ROUNDS_GROWTH if boosting and len(X_dev) > ROUNDS_REFIT_ROWS * n_fold_rows \
-            else 1.0
-        saving = SAVE_SAFETY * cand.save_s / len(prep.X) if tracked and (i or runners) else 0.0
-        rows = _refit_rows(cand, len(X_dev), n_fold_rows, len(folds), left * share, growth,
-                           saving)
-        estimate = REFIT_SAFETY * growth * cand.fit_time_s / len(folds) * rows / n_fold_rows
-        if (kept or runners) and estimate > left:
-            continue
-        progress.update(message=f"Refitting {cand.family.label.lower()}")
-        Xr, yr = X_dev, y_dev
-        if rows < len(X_dev):
-            Xr, yr = X_dev.iloc[:rows], y_dev[:rows]  # dev rows are already shuffled
-        pipe = make_pipeline(cand.family, cand.params, request.seed, prep.features,
-                             cardinality, task, rows)
-        if boosting:
-            _boosting_rounds(pipe, cand, rows, n_fold_rows)
-        started = time.perf_counter()
-        fit_limited(pipe, Xr, yr)
-        kept[cand.name if runners else cand.family.name] = KeptModel(
-            cand.family.name, cand.family.label, pipe, cand.params, cand.cv_score,
-            cand.cv_metrics, round(time.perf_counter() - started, 3), trained_rows=rows)
-    return kept
 
 
 def _ensemble(pool, oofs, y_search, task, metric, classes, seed=0):
@@ -154,17 +83,18 @@ def _evaluate(order, X_test, y_test, task, metric, classes, base, seed, clock, k
 
 
 def _refit_full(order, kept, data, clock, reserve, should_stop, progress,
-                tracked=False) -> None:
+                tracked=False, executor=None) -> None:
     """Refit the kept models on all rows (dev + held-out) with the same settings and weights.
 
     The held-out metrics were measured before (they describe the model fitted on the dev
     rows). Best first; a model whose estimated refit does not fit before `deadline - reserve`
-    keeps its dev-rows fit (`refit_note` says why). An ensemble is refitted through its members.
+    keeps its dev-rows fit (`refit_note` says why). An ensemble is refitted through its
+    members, several at once when the `executor` has workers (see refits.run_fits).
     """
     X_dev, y_dev, X_test, y_test = data
     X_all = pd.concat([X_dev, X_test])
     y_all = np.concatenate([np.asarray(y_dev), np.asarray(y_test)])
-    n_all = len(X_all)
+    n_all, workers = len(X_all), workers_of(executor)
     fresh: dict[str, object] = {}
     # When tracked, the saves of the models after the best (the best's is in `reserve`)
     # come after these refits: a refit must leave their time (big.py --mlflow: the extra
@@ -174,7 +104,7 @@ def _refit_full(order, kept, data, clock, reserve, should_stop, progress,
     for model in order:
         members = _members(model)
         todo = [n for n in members if n not in fresh]
-        estimate = _refit_full_seconds(todo, kept, n_all)
+        estimate = refit_all_seconds(todo, kept, n_all, workers)
         if tracked:  # its save grows with its rows (a forest's nodes)
             estimate += SAVE_SAFETY * (save_seconds(model.pipeline, n_all / max(
                 model.trained_rows, 1)) - save_seconds(model.pipeline))
@@ -182,10 +112,15 @@ def _refit_full(order, kept, data, clock, reserve, should_stop, progress,
             model.refit_note = (f"not refitted on all {n_all:,} rows: about {estimate:.1f} s "
                                 "did not fit in the time left")
             continue
-        progress.update(message=f"Refitting {model.algorithm.lower()} on all rows")
-        for name in todo:
-            pipe, seconds = fit_clone(kept[name].pipeline, X_all, y_all)
-            fresh[name] = (pipe, round(seconds, 3))
+        if todo:
+            progress.update(message=f"Refitting {model.algorithm.lower()} on all rows")
+        jobs = [FitJob(n, kept[n].pipeline, n_all, one_refit_seconds(kept[n], n_all))
+                for n in todo]
+        fits = run_fits(jobs, X_all, y_all, executor, should_stop)
+        if fits is None:
+            model.refit_note = "not refitted on all rows: the job was stopped"
+            continue
+        fresh.update({n: (pipe, round(seconds, 3)) for n, (pipe, seconds) in fits.items()})
         if model.family == ENSEMBLE:
             model.pipeline = WeightedEnsemble([fresh[n][0] for n in members],
                                               list(model.pipeline.weights), model.pipeline.task)
@@ -200,32 +135,23 @@ def _members(model: KeptModel) -> list[str]:
     return list(model.params) if model.family == ENSEMBLE else [model.family]
 
 
-def _refit_full_seconds(names: list[str], kept: dict, n_all: int) -> float:
-    """Estimated seconds to refit these families' kept models on `n_all` rows."""
-    return sum(_one_refit_seconds(kept[n], n_all) for n in names)
-
-
-def _one_refit_seconds(kept_model: KeptModel, n_all: int) -> float:
-    return REFIT_SAFETY * kept_model.fit_time_s * n_all / max(kept_model.trained_rows, 1) + 0.05
-
-
 def finalize(*, best, runners, task, metric, prep, request, data, classes, cardinality, clock,
-             should_stop, tracker, parent, tags, progress) -> SearchResult:
+             should_stop, tracker, parent, tags, progress, executor=None) -> SearchResult:
     X_dev, y_dev, X_test, y_test, _X_search, y_search, _folds = data
     greater = metric not in LOWER_IS_BETTER
     ranked = sorted(best.values(), key=lambda c: -c.cv_score)
     later = 1.0 + 0.3 * len(ranked) + (SAVE_SAFETY * ranked[0].save_s if tracker else 0.0)
-    kept = _refit(ranked, data, request, prep, cardinality, task, clock, should_stop, progress,
-                  later, tracked=tracker is not None)
+    kept = refit_dev(ranked, data, request, prep, cardinality, task, clock, should_stop,
+                     progress, later, tracked=tracker is not None, executor=executor)
     if should_stop():
         if tracker:
             tracker.end_job(parent, "KILLED", {})
         raise TrainingCancelled("Training was cancelled.")
     # Runners-up are extras: they also leave the time to save every leaderboard model.
     saves = SAVE_SAFETY * sum(c.save_s for c in ranked[1:]) if tracker else 0.0
-    extra = _refit(runners, data, request, prep, cardinality, task, clock, should_stop,
-                   progress, later + saves, runners=True, tracked=tracker is not None) \
-        if kept else {}
+    extra = refit_dev(runners, data, request, prep, cardinality, task, clock, should_stop,
+                      progress, later + saves, runners=True, tracked=tracker is not None,
+                      executor=executor) if kept else {}
     pool = {**kept, **extra}  # the ensemble's library; only `kept` is on the leaderboard
     oofs = {**{n: best[n].oof for n in kept}, **{c.name: c.oof for c in runners}}
     ens = _ensemble(pool, oofs, y_search, task, metric, classes, request.seed)
@@ -236,14 +162,15 @@ def finalize(*, best, runners, task, metric, prep, request, data, classes, cardi
     progress.update(message="Measuring on the held-out rows")
     reserve = 1.0 + (SAVE_SAFETY * save_seconds(order[0].pipeline) if tracker else 0.0)
     # Importance must not eat the time the best model's refit on all rows needs.
-    refit_s = _refit_full_seconds(_members(order[0]), pool, len(X_dev) + len(X_test)) \
+    refit_s = refit_all_seconds(_members(order[0]), pool, len(X_dev) + len(X_test),
+                                workers_of(executor)) \
         if request.refit_full else 0.0
     with threadpool_limits(OPENMP_THREADS):
         _evaluate(order, X_test, y_test, task, metric, classes, base, request.seed, clock,
                   keep=reserve + refit_s)
     if request.refit_full:
         _refit_full(order, pool, (X_dev, y_dev, X_test, y_test), clock, reserve, should_stop,
-                    progress, tracked=tracker is not None)
+                    progress, tracked=tracker is not None, executor=executor)
     for model in order:
         single_threaded(model.pipeline)
     example = X_dev.head(INPUT_EXAMPLE_ROWS)

@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from app.ml.training.finalize import REFIT_SAFETY, SAVE_SAFETY, _refit_full
+from app.ml.training.finalize import _refit_full
+from app.ml.training.refits import REFIT_ALL_SAFETY, SAVE_SAFETY
 from app.ml.training.request import KeptModel
 
 
@@ -38,8 +39,8 @@ def _run(models, left: float, tracked: bool):
 
 
 def test_a_refit_on_all_rows_leaves_the_time_to_save_the_models_after_the_best(models):
-    # the best's refit on 120 rows (it was fitted on 120): 1.5 x 1 s + 0.05; 1 s reserve
-    refit = REFIT_SAFETY * 1.0 + 0.05
+    # the best's refit on 120 rows (it was fitted on 120): 1.2 x 1 s + 0.05; 1 s reserve
+    refit = REFIT_ALL_SAFETY * 1.0 + 0.05
     enough_untracked = 1.0 + refit + 0.3
     best, _ = _run(models, enough_untracked, tracked=False)
     assert best.refit_full

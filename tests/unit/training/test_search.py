@@ -147,8 +147,8 @@ def test_kept_models_are_refitted_on_all_rows_after_the_held_out_measurement(fra
 
 def test_refit_on_all_rows_is_skipped_and_said_when_it_would_not_fit(frame, kinds,
                                                                       monkeypatch):
-    from app.ml.training import finalize
-    monkeypatch.setattr(finalize, "REFIT_SAFETY", 1e6)  # every refit now looks far too slow
+    from app.ml.training import refits
+    monkeypatch.setattr(refits, "REFIT_ALL_SAFETY", 1e6)  # every refit on all rows: too slow
     result, _ = _search(frame, kinds)
     assert not result.best.refit_full and result.best.trained_rows <= result.n_train
     assert any("not refitted on all" in w for w in result.warnings)
@@ -178,7 +178,7 @@ def test_linear_model_keeps_the_most_regularised_candidate_within_one_standard_e
 
 def test_boosting_refitted_on_many_more_rows_than_its_folds_picks_its_own_rounds(
         kinds, frame_maker, monkeypatch):
-    from app.ml.training import finalize, search
+    from app.ml.training import refits, search
 
     monkeypatch.setattr(search, "MIN_SEARCH_ROWS", 300)  # search on 300 rows, refit on 2,400
     monkeypatch.setattr(search, "ROWS_PER_BUDGET_SECOND", 1)
@@ -189,7 +189,7 @@ def test_boosting_refitted_on_many_more_rows_than_its_folds_picks_its_own_rounds
     est = model.pipeline[-1]
     assert model.trained_rows == result.n_train > 2 * 300
     assert est.early_stopping is True
-    assert est.max_iter % finalize.ROUNDS_CAP == 0 and est.max_iter >= 10 * finalize.ROUNDS_CAP
+    assert est.max_iter % refits.ROUNDS_CAP == 0 and est.max_iter >= 10 * refits.ROUNDS_CAP
     assert est.n_iter_ <= est.max_iter
 
 
@@ -205,7 +205,7 @@ def test_importance_leaves_the_time_the_best_models_refit_on_all_rows_needs(
         frame, kinds, monkeypatch, refit_full):
     from app.ml.training import finalize
     # The refit on all rows now looks like it needs ~10,000 s: nothing may eat into that time.
-    monkeypatch.setattr(finalize, "_refit_full_seconds", lambda names, kept, n_all: 1e4)
+    monkeypatch.setattr(finalize, "refit_all_seconds", lambda *args: 1e4)
     result, _ = _search(frame, kinds, refit_full=refit_full)
     computed = [m.feature_importance for m in result.models.values()]
     if refit_full:
@@ -312,9 +312,9 @@ def test_a_tracked_refit_leaves_time_for_its_own_save():
     """A forest's save grows with its rows: a tracked refit picks fewer rows to pay for it."""
     from types import SimpleNamespace
 
-    from app.ml.training.finalize import _refit_rows
+    from app.ml.training.refits import refit_rows
 
     cand = SimpleNamespace(fit_time_s=3.0)  # 1 s per fold of 1,000 rows, x1.5 for safety
-    assert _refit_rows(cand, 100_000, 1_000, 3, seconds=15.0) == 10_000
-    assert _refit_rows(cand, 100_000, 1_000, 3, seconds=15.0, save_per_row=1e-3) == 6_000
+    assert refit_rows(cand, 100_000, 1_000, 3, seconds=15.0) == 10_000
+    assert refit_rows(cand, 100_000, 1_000, 3, seconds=15.0, save_per_row=1e-3) == 6_000
 
