@@ -128,8 +128,9 @@ def prepare(df: pd.DataFrame, kinds: dict, target: str, task: str | None = None,
                 f"Some classes have fewer than 2 rows: {', '.join(small[:5])}.",
                 {"target": [f"class {k!r} has 1 row" for k in small[:20]]})
         if counts.iloc[-1] / counts.iloc[0] < IMBALANCE_RATIO:
-            warnings.append("The classes are imbalanced: balanced class weights are tried "
-                            "and balanced accuracy is worth a look.")
+            warnings.append("The classes are imbalanced: balanced accuracy is worth a look "
+                            "(with it, F1 or ROC AUC as the metric, balanced class weights "
+                            "are tried too).")
     else:
         y = pd.to_numeric(y, errors="coerce").astype(float)
     checks = data.sample(min(len(data), SAMPLE_FOR_CHECKS), random_state=0)

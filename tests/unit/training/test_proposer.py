@@ -54,3 +54,19 @@ def test_losses_compare_as_themselves(rmse, weight):
     proposer = _proposer(metric="rmse")
     weights = proposer._weights(_best(scores), set())
     assert list(weights) == [RANK_WEIGHTS[0], weight, 0.0]
+
+
+@pytest.mark.parametrize("metric, weighted", [("accuracy", False), ("log_loss", False),
+                                              ("balanced_accuracy", True), ("f1_macro", True),
+                                              ("roc_auc", True)])
+def test_balanced_class_weights_are_searched_only_for_metrics_that_weigh_classes_equally(
+        metric, weighted):
+    from app.ml.training.families import CLASSIFIERS
+    family = CLASSIFIERS["hist_gradient_boosting"]
+    proposer = Proposer([family], seed=0, n_rows=1000, imbalanced=True,
+                        default_class_weight=None, metric=metric)
+    proposer.queue.clear()
+    best = {family.name: Candidate(0, family, dict(family.defaults), status="ok",
+                                   cv_score=0.8)}
+    seen = {proposer.next(best, set())[1].get("class_weight") for _ in range(40)}
+    assert seen == ({None, "balanced"} if weighted else {None})
