@@ -22,6 +22,12 @@ COARSE = {"accuracy", "balanced_accuracy", "f1_macro"}
 # (Caruana et al. 2006): run on BAGS random halves of the rows, the weights averaged.
 BAGS = 20
 BAG_FRACTION = 0.5
+# A member with less of the bagged weight than this was picked in a bag or two: it is
+# dropped and the others' weights renormalised, so the blend's refits and predictions do not
+# pay for it. diamonds_cut: six members -> three (weights 0.007-0.02 dropped), test error
+# 0.1995 -> 0.2001 refitted on all rows, and the three could be refitted in the time left
+# where the six could not (0.2047 on the dev rows alone).
+MIN_WEIGHT = 0.05
 
 
 def select_weights(oofs: list[np.ndarray], y, task: str, metric: str,
@@ -36,7 +42,7 @@ def select_weights(oofs: list[np.ndarray], y, task: str, metric: str,
             rows = np.sort(rng.choice(len(y), max(2, int(BAG_FRACTION * len(y))), replace=False))
             counts = _greedy([o[rows] for o in oofs], _coarse_scorer(codes[rows], len(classes), metric))
             weights += np.asarray(counts) / sum(counts)
-        weights /= BAGS
+        weights = _pruned(weights / BAGS)
     else:
         def evaluate(pred):
             m = (classification_metrics(y, pred, classes) if task == "classification"
@@ -49,6 +55,12 @@ def select_weights(oofs: list[np.ndarray], y, task: str, metric: str,
     final = (classification_metrics(y, blend, classes) if task == "classification"
              else regression_metrics(y, blend))
     return [float(w) for w in weights], score(final, metric)
+
+
+def _pruned(weights: np.ndarray) -> np.ndarray:
+    """Weights below MIN_WEIGHT set to zero, the rest renormalised to sum to 1."""
+    kept = np.where(weights >= MIN_WEIGHT, weights, 0.0)
+    return kept / kept.sum() if kept.sum() > 0 else weights
 
 
 def _coarse_scorer(codes: np.ndarray, n_classes: int, metric: str):

@@ -112,3 +112,23 @@ def test_a_blend_must_beat_the_best_model_by_more_than_chance_on_accuracy(second
     assert scores == {"first": 0.9, "second": 0.9}
     ens = _ensemble(*_members(oofs, scores), y, "classification", "accuracy", classes)
     assert (ens is not None) is kept
+
+
+def test_a_member_picked_in_a_bag_or_two_is_dropped_from_a_coarse_ensemble():
+    """Bagged selection leaves crumbs of weight on members picked by chance in a bag or two;
+    they would cost a refit and a prediction each for nothing."""
+    import numpy as np
+
+    from app.ml.training.ensemble import MIN_WEIGHT, select_weights
+    rng = np.random.default_rng(2)
+    n = 300
+    y = rng.choice(np.array(["a", "b", "c"], dtype=object), n)
+    classes = np.array(["a", "b", "c"], dtype=object)
+    onehot = (y[:, None] == classes[None, :]).astype(float)
+    oofs = [q * onehot + (1 - q) * rng.dirichlet(np.full(3, 1.35), n)
+            for q in (0.6, 0.58, 0.5, 0.45, 0.4, 0.35)]
+    # unpruned, the second model gets 0.025 of the weight (picked in a few bags)
+    weights, score = select_weights(oofs, y, "classification", "accuracy", classes)
+    assert weights == [1.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    assert all(w == 0 or w >= MIN_WEIGHT for w in weights)
+    assert score == np.mean(classes[np.argmax(oofs[0], axis=1)] == y)  # of the pruned blend
