@@ -96,13 +96,9 @@ def fit_limited(model, X, y):
         return model.fit(X, y)
 
 
-def fit_clone(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray,
-              one_thread: bool = False) -> tuple[Pipeline, float]:
-    """A fitted clone of `pipeline` and its fit seconds (in this process or a worker;
-    `one_thread` when it shares the cores with another worker, as in fit_fold)."""
+def fit_clone(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray) -> tuple[Pipeline, float]:
+    """A fitted clone of `pipeline` and its fit seconds (in this process or a worker)."""
     model = clone(pipeline)
-    if one_thread:
-        single_threaded(model)
     started = time.perf_counter()
     fit_limited(model, X, y)
     return model, time.perf_counter() - started

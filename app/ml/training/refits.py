@@ -70,12 +70,12 @@ def fits_seconds(seconds: list[float], pipelines: list, workers: int) -> float:
 
 def run_fits(jobs: list[FitJob], X, y, executor, should_stop) -> dict[str, tuple] | None:
     """name -> (fitted clone, seconds), each on the first `rows` of X, y;
-    None when should_stop() turned true first. The pooled jobs (see `pooled`) run in the
-    executor's workers at once, one thread each, longest first; the others here meanwhile,
-    one after another."""
+    None when should_stop() turned true first. The pooled jobs (see `pooled`: all single-
+    threaded) run in the executor's workers at once, longest first; the others here
+    meanwhile, one after another."""
     in_pool = pooled([j.pipeline for j in jobs], workers_of(executor))
     futures = {job.name: executor.submit(fit_clone, job.pipeline, X.iloc[:job.rows],
-                                         y[:job.rows], one_thread=True)
+                                         y[:job.rows])
                for job, p in sorted(zip(jobs, in_pool, strict=True),
                                     key=lambda jp: -jp[0].seconds) if p}
     out = {}

@@ -1,10 +1,14 @@
 """The final phase's time plan: refits on all rows leave the time to save what follows."""
 
 import numpy as np
+import pytest
 
+from app.ml.training.families import ENSEMBLE
 from app.ml.training.finalize import _refit_full
 from app.ml.training.refits import REFIT_ALL_SAFETY, SAVE_SAFETY
 from app.ml.training.request import KeptModel
+from app.ml.training.transformers import WeightedEnsemble
+from app.ml.training.workers import fold_executor
 
 
 class _Clock:
@@ -21,10 +25,11 @@ class _Progress:
         pass
 
 
-def _kept(models, family, y):
+def _kept(models, family, y, rows=None):
     pipe = models.fit("regression", y, family=family, style="linear" if family == "ridge"
                       else "tree", kinds=models.without_town)
-    return KeptModel(family, family, pipe, {}, 0.0, {}, fit_time_s=1.0, trained_rows=len(y))
+    return KeptModel(family, family, pipe, {}, 0.0, {}, fit_time_s=1.0,
+                     trained_rows=rows or len(y))
 
 
 def _run(models, left: float, tracked: bool):
@@ -48,3 +53,30 @@ def test_a_refit_on_all_rows_leaves_the_time_to_save_the_models_after_the_best(m
     assert not best.refit_full and "did not fit in the time left" in best.refit_note
     best, _ = _run(models, enough_untracked + SAVE_SAFETY * 3, tracked=True)
     assert best.refit_full
+
+
+def _ensemble_run(models, left: float, executor):
+    """An ensemble of two 1-second members fitted on 100 rows: its refit on all 120 rows
+    needs twice one member's time one after another, once on two workers."""
+    y = np.random.default_rng(0).normal(size=120)
+    X = models.frame(120, 0, models.without_town)
+    kept = {f: _kept(models, f, y, rows=100) for f in ("ridge", "decision_tree")}
+    ens = KeptModel(ENSEMBLE, "ensemble", WeightedEnsemble(
+        [kept["ridge"].pipeline, kept["decision_tree"].pipeline], [0.5, 0.5], "regression"),
+        {"ridge": 0.5, "decision_tree": 0.5}, 0.0, {}, 2.0, trained_rows=100)
+    ens.pipeline.fit(None)
+    data = (X.iloc[:100], y[:100], X.iloc[100:], y[100:])
+    _refit_full([ens], kept, data, _Clock(left), 1.0, lambda: False, _Progress(),
+                executor=executor)
+    return ens
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_ensemble_is_refitted_on_all_rows_when_its_members_fit_at_once(models, workers):
+    one = REFIT_ALL_SAFETY * 1.0 * 120 / 100 + 0.05
+    left = 1.0 + one + 0.5 * one  # the 1 s reserve, then 1.5 members' time
+    ens = _ensemble_run(models, left, fold_executor(2) if workers == 2 else None)
+    assert ens.refit_full == (workers == 2)  # one after another, two members do not fit
+    if workers == 2:
+        assert ens.trained_rows == 120
+        assert all(m[-1].n_features_in_ > 0 for m in ens.pipeline.members)

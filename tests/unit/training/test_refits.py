@@ -3,18 +3,13 @@
 import numpy as np
 import pytest
 
-from app.ml.training.families import ENSEMBLE
-from app.ml.training.finalize import _refit_full
 from app.ml.training.refits import (
-    REFIT_ALL_SAFETY,
     FitJob,
     fits_seconds,
     makespan,
     pooled,
     run_fits,
 )
-from app.ml.training.request import KeptModel
-from app.ml.training.transformers import WeightedEnsemble
 from app.ml.training.workers import fold_executor
 
 ROWS = 120
@@ -74,43 +69,3 @@ def test_a_stop_request_ends_the_wait_for_the_workers(models, executor):
     jobs = [FitJob(f, pipes[f], ROWS, 1.0) for f in ("ridge", "decision_tree")]
     assert run_fits(jobs, X, y, executor, lambda: True) is None
     assert run_fits(jobs, X, y, None, lambda: True) is None
-
-
-class _Clock:
-    def __init__(self, left: float):
-        self.deadline = 100.0
-        self._now = self.deadline - left
-
-    def now(self) -> float:
-        return self._now
-
-
-class _Progress:
-    def update(self, **_):
-        pass
-
-
-def _ensemble_run(models, left: float, executor):
-    """An ensemble of two 1-second members: its refit on all rows needs 2 x 1.25 s one after
-    the other, 1.25 s on two workers."""
-    y, pipes = _pipelines(models)
-    X = models.frame(ROWS, 0, models.without_town)
-    kept = {f: KeptModel(f, f, pipes[f], {}, 0.0, {}, fit_time_s=1.0, trained_rows=100)
-            for f in ("ridge", "decision_tree")}
-    members = [kept["ridge"].pipeline, kept["decision_tree"].pipeline]
-    ens = KeptModel(ENSEMBLE, "ensemble", WeightedEnsemble(members, [0.5, 0.5], "regression"),
-                    {"ridge": 0.5, "decision_tree": 0.5}, 0.0, {}, 2.0, trained_rows=100)
-    ens.pipeline.fit(None)
-    data = (X.iloc[:100], y[:100], X.iloc[100:], y[100:])
-    _refit_full([ens], kept, data, _Clock(left), 1.0, lambda: False, _Progress(),
-                executor=executor)
-    return ens
-
-
-def test_an_ensemble_is_refitted_on_all_rows_when_its_members_fit_at_once(models, executor):
-    one = REFIT_ALL_SAFETY * 1.0 * ROWS / 100 + 0.05
-    left = 1.0 + one + 0.5 * one  # the 1 s reserve, then 1.5 members' time
-    assert not _ensemble_run(models, left, None).refit_full  # one after another: 2 members
-    ens = _ensemble_run(models, left, executor)
-    assert ens.refit_full and ens.trained_rows == ROWS
-    assert all(m[-1].n_features_in_ > 0 for m in ens.pipeline.members)
