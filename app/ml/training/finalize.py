@@ -108,7 +108,7 @@ def _refit_full(order, kept, data, clock, reserve, should_stop, progress,
         if tracked:  # its save grows with its rows (a forest's nodes)
             estimate += SAVE_SAFETY * (save_seconds(model.pipeline, n_all / max(
                 model.trained_rows, 1)) - save_seconds(model.pipeline))
-        if should_stop() or clock.now() + estimate > clock.deadline - reserve - saves_ahead:
+        if clock.now() + estimate > clock.deadline - reserve - saves_ahead:
             model.refit_note = (f"not refitted on all {n_all:,} rows: about {estimate:.1f} s "
                                 "did not fit in the time left")
             continue
@@ -118,7 +118,7 @@ def _refit_full(order, kept, data, clock, reserve, should_stop, progress,
                 for n in todo]
         fits = run_fits(jobs, X_all, y_all, executor, should_stop)
         if fits is None:
-            model.refit_note = "not refitted on all rows: the job was stopped"
+            model.refit_note = f"not refitted on all {n_all:,} rows: the job was stopped"
             continue
         fresh.update({n: (pipe, round(seconds, 3)) for n, (pipe, seconds) in fits.items()})
         if model.family == ENSEMBLE:

@@ -3,8 +3,9 @@ rows; several at once in the fold workers when there are any (see workers.py).
 
 On the benchmark's diamonds_cut (40,455 training rows, 2 cores, 27 Nov 2026) the five
 families' and boosting's three runners-up's refits on the dev rows took 12 s instead of 17 s
-one after another, and the ensemble of seven could then be refitted on all rows within the
-60 s (test error 0.2044 -> 0.2003). Forests stay here: sent back from a worker, two forests
+one after another, and in some runs the ensemble could then be refitted on all rows within
+the 60 s (test error 0.2044 -> 0.2003; in others its estimate still missed the time left by
+a few seconds). Forests stay here: sent back from a worker, two forests
 of 120 trees on 32,000 rows cost more to move than to fit (the dev refits took 15 s).
 """
 
@@ -73,6 +74,8 @@ def run_fits(jobs: list[FitJob], X, y, executor, should_stop) -> dict[str, tuple
     None when should_stop() turned true first. The pooled jobs (see `pooled`: all single-
     threaded) run in the executor's workers at once, longest first; the others here
     meanwhile, one after another."""
+    if should_stop():
+        return None
     in_pool = pooled([j.pipeline for j in jobs], workers_of(executor))
     futures = {job.name: executor.submit(fit_clone, job.pipeline, X.iloc[:job.rows],
                                          y[:job.rows])

@@ -80,3 +80,12 @@ def test_an_ensemble_is_refitted_on_all_rows_when_its_members_fit_at_once(models
     if workers == 2:
         assert ens.trained_rows == 120
         assert all(m[-1].n_features_in_ > 0 for m in ens.pipeline.members)
+
+
+def test_a_stopped_job_says_so_instead_of_blaming_the_time(models):
+    y = np.random.default_rng(0).normal(size=120)
+    X = models.frame(120, 0, models.without_town)
+    best = _kept(models, "ridge", y)
+    data = (X.iloc[:100], y[:100], X.iloc[100:], y[100:])
+    _refit_full([best], {"ridge": best}, data, _Clock(1e3), 1.0, lambda: True, _Progress())
+    assert not best.refit_full and best.refit_note.endswith("the job was stopped")

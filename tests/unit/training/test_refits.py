@@ -63,9 +63,33 @@ def test_fits_in_the_workers_give_the_same_models_as_fits_here(models, executor)
     assert not np.allclose(full["ridge"][0].predict(X), here["ridge"][0].predict(X))
 
 
-def test_a_stop_request_ends_the_wait_for_the_workers(models, executor):
+def test_nothing_starts_after_a_stop_request(models):
+    class Refusing:  # an executor that must not be given work
+        _max_workers = 2
+
+        def submit(self, *args, **kwargs):
+            raise AssertionError("a fit was started after the stop request")
+
     y, pipes = _pipelines(models)
     X = models.frame(ROWS, 0, models.without_town)
     jobs = [FitJob(f, pipes[f], ROWS, 1.0) for f in ("ridge", "decision_tree")]
-    assert run_fits(jobs, X, y, executor, lambda: True) is None
+    assert run_fits(jobs, X, y, Refusing(), lambda: True) is None
     assert run_fits(jobs, X, y, None, lambda: True) is None
+
+
+def test_a_stop_request_ends_the_wait_for_the_workers(models, executor):
+    """Two boosting fits of a few seconds each: the stop comes at the first poll."""
+    n = 2_000
+    y = np.random.default_rng(1).normal(size=n)
+    X = models.frame(n, 0, models.without_town)
+    slow = models.fit("regression", y[:ROWS], kinds=models.without_town)
+    slow.set_params(model__max_iter=1_500, model__min_samples_leaf=1)
+    asked = []
+
+    def should_stop():
+        asked.append(1)
+        return len(asked) > 1  # not before the fits start; yes at the first poll
+
+    jobs = [FitJob(name, slow, n, 5.0) for name in ("a", "b")]
+    assert run_fits(jobs, X, y, executor, should_stop) is None
+    assert len(asked) == 2
