@@ -27,6 +27,7 @@ CHAMPION = "champion"
 # Every type a saved model may contain beyond skops' defaults: what our pipelines are made of.
 TRUSTED_TYPES = frozenset({
     "app.ml.training.transformers.InputCaster",
+    "app.ml.training.transformers.LogTarget",
     "app.ml.training.transformers.WeightedEnsemble",
     "functools.partial",
     "numpy.dtype",

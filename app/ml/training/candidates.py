@@ -13,7 +13,17 @@ from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
 from app.ml.training.costs import save_seconds
-from app.ml.training.families import FOREST_JOBS, POISSON, SQUARED_ERROR, Family
+from app.ml.training.families import (
+    FOREST_JOBS,
+    IDENTITY,
+    LOG,
+    NUMERIC,
+    POISSON,
+    POWER,
+    SQUARED_ERROR,
+    TARGET,
+    Family,
+)
 from app.ml.training.metrics import classification_metrics, error_of, regression_metrics, score
 from app.ml.training.preprocessing import build_preprocessor
 
@@ -85,7 +95,8 @@ def single_threaded(model) -> None:
 def make_pipeline(family: Family, params: dict, seed: int, kinds: dict, cardinality: dict,
                   task: str, n_rows: int = 0) -> Pipeline:
     """Preprocessing + estimator for one candidate (the object that gets saved)."""
-    pre, native = build_preprocessor(kinds, cardinality, family.style, task, seed)
+    pre, native = build_preprocessor(kinds, cardinality, family.style, task, seed,
+                                     power=params.get(NUMERIC) == POWER)
     model = family.build(params, seed, native, threads_for(n_rows))
     return Pipeline([*pre.steps, ("model", model)])
 
@@ -118,8 +129,10 @@ class Proposer:
     (by rank, see RANK_WEIGHTS; a family far behind the leader gets the least, FAR_BEHIND).
 
     The order depends only on the seed and on earlier scores (deterministic), never on time.
+    Ridge's default is followed by its Yeo-Johnson variant (see families.NUMERIC).
     With a target that is never negative, boosting's defaults are also tried with the
-    Poisson loss, before the (slower) forests; otherwise that loss is never proposed.
+    Poisson loss, before the (slower) forests, and ridge's variant fits log(1 + y);
+    otherwise neither that loss nor that target is ever proposed.
     """
 
     def __init__(self, families: list[Family], seed: int, n_rows: int,
@@ -129,8 +142,14 @@ class Proposer:
         self.metric = metric  # the candidates' scores are `score(..., metric)`
         first = sorted(families, key=lambda f: DEFAULT_ORDER.index(f.name))
         self.queue = [(f, default_params(f, n_rows, default_class_weight)) for f in first]
-        self.poisson = nonnegative_target
-        if self.poisson:
+        self.nonnegative = nonnegative_target
+        for at in [i for i, (f, _) in enumerate(self.queue) if NUMERIC in f.defaults][::-1]:
+            family, params = self.queue[at]  # the shaped variant next (cheap: a linear fit)
+            shaped = {**params, NUMERIC: POWER}
+            if TARGET in params and self.nonnegative:
+                shaped[TARGET] = LOG
+            self.queue.insert(at + 1, (family, shaped))
+        if self.nonnegative:
             at = next((i for i, (f, _) in enumerate(self.queue) if f.name in FORESTS),
                       len(self.queue))
             self.queue[at:at] = [(f, {**p, "loss": POISSON}) for f, p in self.queue
@@ -170,8 +189,10 @@ class Proposer:
             if self.rng.random() < 0.5:  # local move around the family's best
                 params = {k: (params[k] if self.rng.random() < 0.35 else incumbent.get(k, v))
                           for k, v in params.items()}
-            if params.get("loss") == POISSON and not self.poisson:
+            if params.get("loss") == POISSON and not self.nonnegative:
                 params["loss"] = SQUARED_ERROR
+            if params.get(TARGET) == LOG and not self.nonnegative:
+                params[TARGET] = IDENTITY
             if family.supports_class_weight and self.weigh_classes:
                 params["class_weight"] = [None, "balanced"][int(self.rng.integers(2))]
             elif "class_weight" in incumbent:

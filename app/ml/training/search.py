@@ -127,7 +127,9 @@ def run_search(df: pd.DataFrame, kinds: dict, request: SearchRequest, *,
     imbalanced, default_cw = _class_weight(task, y_dev, metric)
     cardinality = category_cardinality(X_dev, prep.features)
     families = families_for(task, request.families)
-    nonnegative = task == "regression" and bool(np.min(y_dev) >= 0 and np.sum(y_dev) > 0)
+    # On all rows: the kept models are refitted on the held-out rows too (Poisson and log
+    # targets refuse a negative value).
+    nonnegative = task == "regression" and bool(np.min(y_all) >= 0 and np.sum(y_all) > 0)
     proposer = Proposer(families, request.seed, len(X_search), imbalanced, default_cw,
                         nonnegative, metric)
     tags = {**request.tags, "target": request.target, "task": task}

@@ -141,3 +141,28 @@ class WeightedEnsemble(BaseEstimator):
             return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
         w = self._weights()
         return sum(wi * m.predict(X) for wi, m in zip(w, self.members, strict=True))
+
+
+class LogTarget(TransformerMixin, BaseEstimator):
+    """log(1 + y) for a never-negative regression target (a linear model's target option).
+
+    The inverse is clipped to the log range seen in training widened by `margin` (e times
+    the largest value by default): a straight line extrapolating far in log space would
+    otherwise return inf for an odd input row.
+    """
+
+    def __init__(self, margin: float = 1.0):
+        self.margin = margin
+
+    def fit(self, X, y=None):  # X: the target, as TransformedTargetRegressor passes it
+        logs = self.transform(X)
+        self.low_, self.high_ = float(np.min(logs)), float(np.max(logs))
+        return self
+
+    def transform(self, X):
+        return np.log1p(np.clip(np.asarray(X, dtype=float), 0.0, None))
+
+    def inverse_transform(self, z):
+        bounded = np.clip(np.asarray(z, dtype=float), self.low_ - self.margin,
+                          self.high_ + self.margin)
+        return np.expm1(np.maximum(bounded, 0.0))

@@ -1,11 +1,13 @@
 """Each family fits and predicts on small data; only allow-listed options reach estimators."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from app.ml.training.candidates import fit_limited, make_pipeline
 from app.ml.training.families import CLASSIFIERS, REGRESSORS
 from app.ml.training.preprocessing import category_cardinality
+from app.ml.training.transformers import LogTarget
 
 FEATURES = {"x": "float", "count": "integer", "color": "categorical"}
 
@@ -132,3 +134,47 @@ def test_a_member_picked_in_a_bag_or_two_is_dropped_from_a_coarse_ensemble():
     assert weights == [1.0, 0.0, 0.0, 0.0, 0.0, 0.0]
     assert all(w == 0 or w >= MIN_WEIGHT for w in weights)
     assert score == np.mean(classes[np.argmax(oofs[0], axis=1)] == y)  # of the pruned blend
+
+
+def _price_frame(n=400, seed=0):
+    """A median price that is (about) a total divided by a count, as in txhousing."""
+    rng = np.random.default_rng(seed)
+    sales = rng.lognormal(5, 1.2, n)
+    price = rng.lognormal(11.5, 0.3, n)
+    X = pd.DataFrame({"sales": sales, "volume": sales * price * rng.lognormal(0, 0.05, n)})
+    return X, price
+
+
+def test_a_ridge_of_log_target_on_yeo_johnson_numbers_fits_a_ratio():
+    ridge = REGRESSORS["ridge"]
+    X, y = _price_frame()
+    X_new, y_new = _price_frame(seed=1)
+    kinds = {"sales": "float", "volume": "float"}
+
+    def error(params):
+        pipe = make_pipeline(ridge, {**ridge.defaults, **params}, 0, kinds, {}, "regression")
+        fit_limited(pipe, X, y)
+        return np.mean((pipe.predict(X_new) - y_new) ** 2) / np.var(y_new)
+
+    plain, shaped = error({}), error({"numeric": "power", "target": "log"})
+    assert shaped < 0.5 * plain
+
+
+def test_a_log_target_model_never_predicts_inf_or_below_zero():
+    ridge = REGRESSORS["ridge"]
+    X, y = _price_frame()
+    pipe = make_pipeline(ridge, {**ridge.defaults, "numeric": "power", "target": "log"}, 0,
+                         {"sales": "float", "volume": "float"}, {}, "regression")
+    fit_limited(pipe, X, y)
+    odd = pd.DataFrame({"sales": [1e-9, 1e12, 1.0], "volume": [1e15, 1e-9, 1e300]})
+    pred = pipe.predict(odd)
+    assert np.all(np.isfinite(pred)) and np.all(pred >= 0)
+    assert pred.max() <= np.expm1(np.log1p(y.max()) + 1.0) * (1 + 1e-9)
+
+
+def test_log_target_inverts_within_its_range_and_clips_beyond():
+    y = np.array([[0.0], [3.0], [120.0]])
+    log = LogTarget().fit(y)
+    np.testing.assert_allclose(log.inverse_transform(log.transform(y)), y)
+    assert log.inverse_transform(np.array([[1e6]]))[0, 0] == pytest.approx(np.expm1(np.log1p(120) + 1))
+    assert log.inverse_transform(np.array([[-50.0]]))[0, 0] == 0.0

@@ -6,7 +6,11 @@ import pytest
 
 from app.ml.training.candidates import fit_limited, make_pipeline
 from app.ml.training.families import CLASSIFIERS
-from app.ml.training.preprocessing import category_cardinality
+from app.ml.training.preprocessing import (
+    LINEAR_EXTRA_WIDTH,
+    category_cardinality,
+    split_columns,
+)
 from app.ml.training.transformers import InputCaster
 
 FEATURES = {"x": "float", "count": "integer", "color": "categorical", "signed": "datetime"}
@@ -60,7 +64,7 @@ def test_dates_become_parts_and_extra_columns_are_ignored():
 
 def test_high_cardinality_column_gets_target_encoding(frame):
     X = frame[list(FEATURES)].copy()
-    X["city"] = [f"city{i % 40}" for i in range(len(X))]
+    X["city"] = [f"city{i % 100}" for i in range(len(X))]
     features = {**FEATURES, "city": "categorical"}
     family = CLASSIFIERS["logistic_regression"]
     pipe = make_pipeline(family, family.defaults, 0, features,
@@ -73,7 +77,7 @@ def test_high_cardinality_column_gets_target_encoding(frame):
 def test_a_target_encoded_model_fitted_twice_with_one_seed_is_the_same_model(frame):
     """The target encoder's cross-fitting shuffles rows: it must take the job's seed."""
     X = frame[list(FEATURES)].copy()
-    X["city"] = [f"city{i % 40}" for i in range(len(X))]
+    X["city"] = [f"city{i % 100}" for i in range(len(X))]
     features = {**FEATURES, "city": "categorical"}
     family = CLASSIFIERS["logistic_regression"]
     y = frame["label"].to_numpy(dtype=object)
@@ -85,3 +89,21 @@ def test_a_target_encoded_model_fitted_twice_with_one_seed_is_the_same_model(fra
 
     np.testing.assert_array_equal(proba(0), proba(0))
     assert not np.array_equal(proba(0), proba(1))
+
+
+def test_linear_models_one_hot_encode_a_few_dozen_values_and_trees_target_encode_them():
+    kinds = {"city": "categorical", "shop": "categorical", "street": "categorical"}
+    cardinality = {"city": 40, "shop": 60, "street": 300}
+    linear = split_columns(kinds, cardinality, linear=True)
+    assert linear["low"] == ["city", "shop"] and linear["high"] == ["street"]
+    trees = split_columns(kinds, cardinality)
+    assert trees["low"] == [] and trees["high"] == ["city", "shop", "street"]
+
+
+def test_the_extra_one_hot_columns_of_a_linear_model_are_capped():
+    """Fewest values first, until LINEAR_EXTRA_WIDTH columns: memory stays bounded."""
+    kinds = {f"c{i}": "categorical" for i in range(8)}
+    cardinality = {f"c{i}": 60 - i for i in range(8)}  # c7 has the fewest values
+    groups = split_columns(kinds, cardinality, linear=True)
+    assert sorted(groups["low"]) == ["c4", "c5", "c6", "c7"]  # 53 + 54 + 55 + 56 = 218
+    assert sum(cardinality[c] for c in groups["low"]) <= LINEAR_EXTRA_WIDTH

@@ -230,20 +230,46 @@ def test_importance_is_skipped_when_its_batch_would_end_after_the_deadline(frame
 
 
 def test_a_target_that_is_never_negative_also_tries_boosting_with_the_poisson_loss(frame, kinds):
-    result, _ = _search(frame, kinds, target="amount", max_candidates=4,
+    result, _ = _search(frame, kinds, target="amount", max_candidates=5,
                         families=["hist_gradient_boosting", "ridge", "random_forest"])
-    tried = [(c["family"], c["params"].get("loss"), c["status"]) for c in result.candidates]
-    assert tried == [("hist_gradient_boosting", "squared_error", "ok"), ("ridge", None, "ok"),
-                     ("hist_gradient_boosting", "poisson", "ok"), ("random_forest", None, "ok")]
+    tried = [(c["family"], c["params"].get("loss"), c["params"].get("target"), c["status"])
+             for c in result.candidates]
+    assert tried == [("hist_gradient_boosting", "squared_error", None, "ok"),
+                     ("ridge", None, "identity", "ok"), ("ridge", None, "log", "ok"),
+                     ("hist_gradient_boosting", "poisson", None, "ok"),
+                     ("random_forest", None, None, "ok")]
 
 
-def test_a_target_with_negative_values_never_gets_the_poisson_loss(frame, kinds):
+def test_ridges_default_is_followed_by_its_yeo_johnson_variant(frame, kinds):
+    result, _ = _search(frame, kinds, target="amount", max_candidates=2, families=["ridge"])
+    assert [c["params"] for c in result.candidates] == [
+        {"alpha": 1.0, "numeric": "standard", "target": "identity"},
+        {"alpha": 1.0, "numeric": "power", "target": "log"}]
+    assert all(c["status"] == "ok" for c in result.candidates)
+
+
+def test_a_target_with_negative_values_never_gets_the_poisson_loss_or_a_log_target(frame,
+                                                                                   kinds):
     signed = frame.assign(amount=frame["amount"] - frame["amount"].median())
     result, _ = _search(signed, kinds, target="amount", max_candidates=10,
                         families=["hist_gradient_boosting"])
     assert len(result.candidates) == 10
     assert {c["params"]["loss"] for c in result.candidates} == {"squared_error"}
     assert all(c["status"] == "ok" for c in result.candidates)
+    result, _ = _search(signed, kinds, target="amount", max_candidates=30, families=["ridge"])
+    assert {c["params"]["target"] for c in result.candidates} == {"identity"}
+    assert {c["params"]["numeric"] for c in result.candidates} == {"standard", "power"}
+
+
+def test_a_negative_value_among_the_held_out_rows_rules_out_poisson_and_log(frame, kinds):
+    """The kept models are refitted on all rows: the check covers the held-out rows too."""
+    with_negative = frame.copy()
+    with_negative.loc[:, "amount"] = with_negative["amount"].abs() + 1
+    with_negative.loc[[0], "amount"] = -5.0
+    for seed in range(8):  # whichever side of the split the row falls on
+        result, _ = _search(with_negative, kinds, target="amount", max_candidates=2,
+                            families=["ridge"], seed=seed)
+        assert [c["params"]["target"] for c in result.candidates] == ["identity", "identity"]
 
 
 def test_forests_train_on_both_cores_from_a_thousand_rows_and_predict_on_one(kinds, frame_maker):

@@ -34,8 +34,8 @@ def mlflow_tracker(tmp_path_factory):
 
 def test_models_are_logged_registered_and_reload_with_the_same_predictions(
         frame, kinds, mlflow_tracker):
-    # 40 cities: more than one-hot takes, so the models hold a (seeded) target encoder
-    frame["city"] = [f"city{i % 40}" for i in range(len(frame))]
+    # 100 cities: more than one-hot takes, so the models hold a (seeded) target encoder
+    frame["city"] = [f"city{i % 100}" for i in range(len(frame))]
     kinds["city"] = "categorical"
     request = SearchRequest(target="label", time_budget_s=60, max_candidates=3,
                             families=["logistic_regression", "decision_tree"],
@@ -58,6 +58,24 @@ def test_models_are_logged_registered_and_reload_with_the_same_predictions(
     assert all(run.data.tags["dataset"] == "9" for run in children)
     parent = client.get_run(result.parent_run_id)
     assert parent.info.status == "FINISHED"
+
+
+def test_a_ridge_of_log_target_on_yeo_johnson_numbers_reloads_with_the_same_predictions(
+        frame, kinds, mlflow_tracker):
+    from app.ml.training.candidates import fit_limited, make_pipeline
+    from app.ml.training.families import REGRESSORS
+    from app.ml.training.preprocessing import category_cardinality
+
+    ridge = REGRESSORS["ridge"]
+    features = {k: v for k, v in kinds.items() if k not in ("amount", "label")}
+    X = frame[list(features)]
+    pipe = make_pipeline(ridge, {**ridge.defaults, "numeric": "power", "target": "log"}, 0,
+                         features, category_cardinality(X, features), "regression")
+    fit_limited(pipe, X, frame["amount"].to_numpy())
+    parent = mlflow_tracker.start_job("shaped ridge", {}, {"user": "u1"})
+    _, uri = mlflow_tracker.log_model(parent, "ridge", pipe, X.head(5), {}, {}, {"user": "u1"})
+    reloaded = load_model(uri, mlflow_tracker.tracking_uri)
+    assert list(reloaded.predict(X.head(25))) == list(pipe.predict(X.head(25)))
 
 
 def test_untrusted_types_are_refused(tmp_path):
