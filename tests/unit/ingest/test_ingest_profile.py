@@ -76,4 +76,6 @@ def test_ingest_hands_arrows_freed_memory_back(tmp_path):
     ingest_file(src, tmp_path / "v1.parquet", max_bytes=1 << 30, profile=True)
     held = _rss_mb()
     pool.release_unused()
-    assert held - _rss_mb() < 8  # without the release at the end of the ingest: ~40 MB
+    # Without the ingest's releases 58 MB more comes back here (28 Nov); with them a few MB,
+    # once 10 MB late in the whole suite (other tests' arrow pages): the bound sits between.
+    assert held - _rss_mb() < 24
