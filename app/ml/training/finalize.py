@@ -36,6 +36,9 @@ from app.ml.training.request import KeptModel, SearchResult, natural
 from app.ml.training.transformers import WeightedEnsemble
 
 INPUT_EXAMPLE_ROWS = 5
+# The simplest families: with a metric that counts rows, the best of them is chosen over a
+# leader whose cross-validated score it trails by at most one standard error.
+SIMPLEST = ("logistic_regression",)
 
 
 def _ensemble(pool, oofs, y_search, task, metric, classes, seed=0):
@@ -61,6 +64,26 @@ def _ensemble(pool, oofs, y_search, task, metric, classes, seed=0):
     return KeptModel(ENSEMBLE, label, model, {n: c for n, c in used}, ens_score, {},
                      round(sum(pool[n].fit_time_s for n, _ in used), 3),
                      trained_rows=max(pool[n].trained_rows for n, _ in used))
+
+
+def _simplest_first(order: list[KeptModel], metric: str, n_rows: int):
+    """Breiman's one-standard-error rule across families, as within logistic regression for
+    its C: on a few hundred rows the CV leader often wins by a row or two of chance, and the
+    linear model then generalises better (5 train/test splits of oj: 237 wrong test rows of
+    the CV leader, 225 of this choice; breast_cancer 28 -> 27; penguins, digits unchanged).
+    Returns the order with the chosen model first, and a note saying why (or None)."""
+    if metric not in SE_METRICS or not order or order[0].family in SIMPLEST:
+        return order, None
+    top = order[0]
+    se = share_standard_error(top.cv_score, n_rows)
+    pick = next((m for m in order if m.family in SIMPLEST
+                 and m.cv_score >= top.cv_score - se - 1e-12), None)
+    if pick is None:
+        return order, None
+    note = (f"{pick.algorithm} was chosen over {top.algorithm}: its cross-validated {metric} "
+            f"({pick.cv_score:.4f} against {top.cv_score:.4f}) is within one standard error "
+            f"({se:.4f}) on {n_rows:,} rows, and the simpler model is the safer bet on new rows.")
+    return [pick] + [m for m in order if m is not pick], note
 
 
 def _evaluate(order, X_test, y_test, task, metric, classes, base, seed, clock, keep: float):
@@ -158,7 +181,8 @@ def finalize(*, best, runners, task, metric, prep, request, data, classes, cardi
     if ens is not None:
         kept[ENSEMBLE] = ens
     base = baseline_metrics(task, y_dev, y_test, classes)
-    order = sorted(kept.values(), key=lambda m: -m.cv_score)
+    order, chosen_note = _simplest_first(sorted(kept.values(), key=lambda m: -m.cv_score),
+                                         metric, len(y_search))
     progress.update(message="Measuring on the held-out rows")
     reserve = 1.0 + (SAVE_SAFETY * save_seconds(order[0].pipeline) if tracker else 0.0)
     # Importance must not eat the time the best model's refit on all rows needs.
@@ -183,6 +207,7 @@ def finalize(*, best, runners, task, metric, prep, request, data, classes, cardi
         candidates=[], n_train=len(X_dev), n_test=len(X_test),
         dropped_missing_target=prep.dropped_missing_target, elapsed_s=0.0,
         stopped_by_deadline=False, parent_run_id=parent, input_example=example)
+    result.warnings += [chosen_note] if chosen_note else []
     result.warnings += [f"{m.algorithm} was {m.refit_note}; it stays fitted on the "
                         f"{m.trained_rows:,} rows its held-out figures describe."
                         for m in order if m.refit_note]

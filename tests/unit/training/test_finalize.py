@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from app.ml.training.families import ENSEMBLE
-from app.ml.training.finalize import _refit_full
+from app.ml.training.finalize import _refit_full, _simplest_first
 from app.ml.training.refits import REFIT_ALL_SAFETY, SAVE_SAFETY
 from app.ml.training.request import KeptModel
 from app.ml.training.transformers import WeightedEnsemble
@@ -89,3 +89,26 @@ def test_a_stopped_job_says_so_instead_of_blaming_the_time(models):
     data = (X.iloc[:100], y[:100], X.iloc[100:], y[100:])
     _refit_full([best], {"ridge": best}, data, _Clock(1e3), 1.0, lambda: True, _Progress())
     assert not best.refit_full and best.refit_note.endswith("the job was stopped")
+
+
+def _scored(family, cv):
+    return KeptModel(family, family.replace("_", " ").capitalize(), None, {}, cv, {}, 1.0)
+
+
+def test_logistic_regression_within_one_standard_error_of_the_leader_is_chosen():
+    # oj, split 0: boosting led by 5 rows of 641 (0.8378 vs 0.8300; one SE is 0.0147).
+    order = [_scored("hist_gradient_boosting", 0.8378), _scored("random_forest", 0.8222),
+             _scored("logistic_regression", 0.8300)]
+    chosen, note = _simplest_first(order, "accuracy", 641)
+    assert [m.family for m in chosen] == ["logistic_regression", "hist_gradient_boosting",
+                                          "random_forest"]
+    assert "within one standard error" in note and "641" in note
+
+
+def test_the_leader_stays_when_the_linear_model_is_clearly_behind_or_the_metric_is_not_a_share():
+    order = [_scored("extra_trees", 0.9814), _scored("logistic_regression", 0.9684)]
+    assert _simplest_first(order, "accuracy", 1077) == (order, None)  # digits: 3.6 SE behind
+    close = [_scored("extra_trees", 0.831), _scored("logistic_regression", 0.830)]
+    assert _simplest_first(close, "log_loss", 641) == (close, None)
+    lead = [_scored("logistic_regression", 0.99), _scored("extra_trees", 0.99)]
+    assert _simplest_first(lead, "accuracy", 206) == (lead, None)
