@@ -36,6 +36,16 @@ from app.ml.training.request import KeptModel, SearchResult, natural
 from app.ml.training.transformers import WeightedEnsemble
 
 INPUT_EXAMPLE_ROWS = 5
+# What the final steps may run past the budget (the issue allows it + 10 % + 5 s): the
+# saves after the best's, and the best's own refit on all rows, whose estimate is an upper
+# bound (0.4-0.8x of it measured). diamonds_cut, 28 Nov: the ensemble's estimate (14.3 s)
+# missed the time left (14.2 s) by 0.1 s, so the model people get stayed on 80 % of the rows
+# (test error 0.2036 against 0.1981 when refitted).
+SLACK_SHARE, SLACK_S = 0.05, 1.0
+
+
+def slack(budget_s: float) -> float:
+    return SLACK_SHARE * budget_s + SLACK_S
 # The simplest families: with a metric that counts rows, the best of them is chosen over a
 # leader whose cross-validated score it trails by at most one standard error.
 SIMPLEST = ("logistic_regression",)
@@ -124,14 +134,16 @@ def _refit_full(order, kept, data, clock, reserve, should_stop, progress,
     # trees' 11 s refit on 100,000 rows left none to save them).
     saves_ahead = SAVE_SAFETY * sum(save_seconds(m.pipeline) for m in order[1:]) \
         if tracked else 0.0
-    for model in order:
+    for i, model in enumerate(order):
         members = _members(model)
         todo = [n for n in members if n not in fresh]
         estimate = refit_all_seconds(todo, kept, n_all, workers)
         if tracked:  # its save grows with its rows (a forest's nodes)
             estimate += SAVE_SAFETY * (save_seconds(model.pipeline, n_all / max(
                 model.trained_rows, 1)) - save_seconds(model.pipeline))
-        if clock.now() + estimate > clock.deadline - reserve - saves_ahead:
+        # The best's refit may use the slack: it is what the user gets.
+        limit = clock.deadline - reserve - saves_ahead + (slack(clock.budget_s) if i == 0 else 0)
+        if clock.now() + estimate > limit:
             model.refit_note = (f"not refitted on all {n_all:,} rows: about {estimate:.1f} s "
                                 "did not fit in the time left")
             continue
@@ -220,11 +232,11 @@ def _track(tracker, result, order, example, parent, tags, request, clock, progre
     """Log each kept model best-first (later ones only if they fit the budget's slack), then
     register the best. The estimate is calibrated on the first model's real save time."""
     progress.update(message="Saving the models")
-    slack = 0.05 * clock.budget_s + 1.0
+    late = clock.deadline + slack(clock.budget_s)
     calibration = 1.0
     for i, model in enumerate(order):
         estimate = save_seconds(model.pipeline) * calibration
-        if i and clock.now() + estimate > clock.deadline + slack:
+        if i and clock.now() + estimate > late:
             result.warnings.append(f"{model.algorithm} was not saved: the budget ran out.")
             continue
         metrics = {f"test_{k}": v for k, v in model.test_metrics.items() if np.isfinite(v)}

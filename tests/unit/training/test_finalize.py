@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from app.ml.training import finalize
 from app.ml.training.families import ENSEMBLE
 from app.ml.training.finalize import _refit_full, _simplest_first
 from app.ml.training.refits import REFIT_ALL_SAFETY, SAVE_SAFETY
@@ -13,11 +14,17 @@ from app.ml.training.workers import fold_executor
 
 class _Clock:
     def __init__(self, left: float):
-        self.deadline = 100.0
+        self.deadline, self.budget_s = 100.0, 0.0
         self._now = self.deadline - left
 
     def now(self) -> float:
         return self._now
+
+
+@pytest.fixture(autouse=True)
+def no_slack(monkeypatch):
+    """The time plans below end at the deadline; the slack has its own test."""
+    monkeypatch.setattr(finalize, "SLACK_S", 0.0)
 
 
 class _Progress:
@@ -53,6 +60,17 @@ def test_a_refit_on_all_rows_leaves_the_time_to_save_the_models_after_the_best(m
     assert not best.refit_full and "did not fit in the time left" in best.refit_note
     best, _ = _run(models, enough_untracked + SAVE_SAFETY * 3, tracked=True)
     assert best.refit_full
+
+
+def test_only_the_best_models_refit_may_run_into_the_slack(models, monkeypatch):
+    refit = REFIT_ALL_SAFETY * 1.0 + 0.05  # each of the two, as above
+    left = 1.0 + refit - 0.5  # the 1 s reserve, then half a second short of one refit
+    best, second = _run(models, left, tracked=False)
+    assert not best.refit_full and not second.refit_full
+    monkeypatch.setattr(finalize, "SLACK_S", 1.0)  # a budget of 0 s: 1 s of slack
+    best, second = _run(models, left, tracked=False)
+    assert best.refit_full and best.trained_rows == 120
+    assert not second.refit_full and "did not fit in the time left" in second.refit_note
 
 
 def _ensemble_run(models, left: float, executor):
