@@ -9,8 +9,10 @@ from app.ml.training.metrics import classification_metrics, regression_metrics, 
 ROUNDS = 25
 # An ensemble is kept when its out-of-fold score is at least the best single model's: on a
 # tie the blend is preferred (it averages out the members' errors on unseen rows). For
-# accuracy and balanced accuracy it must win by one standard error (see finalize._ensemble).
+# accuracy and balanced accuracy it must win by PAIRED_SES standard errors of the difference
+# (see paired_standard_error) and by at least one row.
 MIN_GAIN = 0.0
+PAIRED_SES = 2.0
 # Coarse metrics (accuracy, F1) tie often on small data; among tied blends the selection
 # prefers the lower log loss (this weight keeps it a pure tie-breaker: < one row's worth).
 TIE_BREAK = 1e-4
@@ -55,6 +57,27 @@ def select_weights(oofs: list[np.ndarray], y, task: str, metric: str,
     final = (classification_metrics(y, blend, classes) if task == "classification"
              else regression_metrics(y, blend))
     return [float(w) for w in weights], score(final, metric)
+
+
+def paired_standard_error(proba_a: np.ndarray, proba_b: np.ndarray, y, classes,
+                          metric: str) -> float:
+    """Standard error of the difference in accuracy (or balanced accuracy) between two
+    models' predictions of the same rows.
+
+    Paired, as in McNemar's test: only the rows where one is right and the other wrong
+    count. A blend and its best member agree on most rows, so this is far smaller than the
+    standard error of either score: on diamonds_cut's 9,000 search rows 0.0018 against
+    0.0045, and a blend 0.004 ahead (2,767 -> 2,719 wrong test rows of 13,485) was refused
+    when it had to win by the latter. On a few hundred rows two such errors still refuse a
+    blend that wins by a row (breast_cancer: 6 wrong test rows -> 8 had it been kept).
+    """
+    codes = np.searchsorted(classes, np.asarray(y))  # classes are sorted (np.unique)
+    diff = (np.argmax(proba_a, axis=1) == codes).astype(float) \
+        - (np.argmax(proba_b, axis=1) == codes)
+    if metric == "balanced_accuracy":  # each row weighs 1 / (its class's rows x classes)
+        counts = np.bincount(codes, minlength=len(classes))
+        diff = diff * len(codes) / (np.count_nonzero(counts) * counts[codes])
+    return float(diff.std() / np.sqrt(len(codes)))
 
 
 def _pruned(weights: np.ndarray) -> np.ndarray:

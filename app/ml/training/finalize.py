@@ -11,7 +11,12 @@ from threadpoolctl import threadpool_limits
 
 from app.ml.training.candidates import OPENMP_THREADS, single_threaded
 from app.ml.training.costs import save_seconds
-from app.ml.training.ensemble import MIN_GAIN, select_weights
+from app.ml.training.ensemble import (
+    MIN_GAIN,
+    PAIRED_SES,
+    paired_standard_error,
+    select_weights,
+)
 from app.ml.training.errors import TrainingCancelled
 from app.ml.training.families import ENSEMBLE
 from app.ml.training.metrics import (
@@ -59,11 +64,16 @@ def _ensemble(pool, oofs, y_search, task, metric, classes, seed=0):
         return None
     weights, ens_score = select_weights([oofs[n] for n in names], y_search, task, metric,
                                         classes, seed)
-    top = max(pool[n].cv_score for n in names)
+    leader = max(names, key=lambda n: pool[n].cv_score)
+    top = pool[leader].cv_score
     used = [(n, w) for n, w in zip(names, (round(w, 4) for w in weights), strict=True) if w > 0]
     # For a share of rows (accuracy) the blend must win by more than chance would on these
-    # rows: one standard error, as the linear models' regularisation is chosen.
-    gain = share_standard_error(top, len(y_search)) if metric in SE_METRICS else MIN_GAIN
+    # rows, compared with the leader row by row (see ensemble.paired_standard_error).
+    gain = MIN_GAIN
+    if metric in SE_METRICS:
+        blend = sum(w * oofs[n] for n, w in zip(names, weights, strict=True))
+        gain = max(PAIRED_SES * paired_standard_error(blend, oofs[leader], y_search, classes,
+                                                      metric), 1.0 / len(y_search))
     if len(used) < 2 or ens_score < top + gain - 1e-12:
         return None
     model = WeightedEnsemble([pool[n].pipeline for n, _ in used], [c for _, c in used], task)

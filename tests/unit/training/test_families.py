@@ -97,8 +97,9 @@ def _members(oofs: dict, scores: dict):
 @pytest.mark.parametrize(("second_wrong", "kept"), [(slice(1, 11), False), (slice(10, 20), True)])
 def test_a_blend_must_beat_the_best_model_by_more_than_chance_on_accuracy(second_wrong, kept):
     """Two models each right on 90 of 100 rows. Wrong on nine of the same rows, their blend is
-    right on 91: one row more, less than one standard error (~3 rows), and it is not kept.
-    Wrong on different rows, the blend is right on all 100, and it is kept."""
+    right on 91: one row more, less than two standard errors of the paired difference (~2
+    rows), and it is not kept. Wrong on different rows, the blend is right on all 100, and
+    it is kept."""
     import numpy as np
 
     from app.ml.training.finalize import _ensemble
@@ -114,6 +115,35 @@ def test_a_blend_must_beat_the_best_model_by_more_than_chance_on_accuracy(second
     assert scores == {"first": 0.9, "second": 0.9}
     ens = _ensemble(*_members(oofs, scores), y, "classification", "accuracy", classes)
     assert (ens is not None) is kept
+
+
+def test_on_many_rows_a_blend_that_wins_the_rows_its_leader_misses_is_kept():
+    """2,000 rows, the leader right on 1,600. The blend is right on 10 more rows and wrong on
+    none the leader gets right: under one standard error of the leader's accuracy (~18
+    rows), but six of the paired difference, which is what chance would have to explain."""
+    import numpy as np
+
+    from app.ml.training.finalize import _ensemble
+    from app.ml.training.metrics import classification_metrics, score, share_standard_error
+    classes = np.array(["a", "b"], dtype=object)
+    y = np.array(["a", "b"] * 1000, dtype=object)
+    truth = y[:, None] == classes
+
+    def sure(p_true):
+        return np.where(truth, p_true[:, None], 1 - p_true[:, None])
+
+    leader_p, other_p = np.full(2000, 0.8), np.full(2000, 0.8)
+    leader_p[:400] = 0.4  # the leader is wrong on rows 0-399, not sure of it
+    other_p[10:400] = 0.4  # the other is wrong there too, but right on rows 0-9 ...
+    other_p[:10] = 1.0
+    other_p[400:420] = 0.45  # ... and wrong on 20 rows the leader gets right
+    oofs = {"leader": sure(leader_p), "other": sure(other_p)}
+    scores = {n: score(classification_metrics(y, o, classes), "accuracy") for n, o in oofs.items()}
+    assert scores == {"leader": 0.8, "other": 0.795}
+    ens = _ensemble(*_members(oofs, scores), y, "classification", "accuracy", classes)
+    assert ens is not None and set(ens.params) == {"leader", "other"}
+    assert ens.cv_score == pytest.approx(0.805)
+    assert ens.cv_score - 0.8 < share_standard_error(0.8, 2000)  # refused by that rule
 
 
 def test_a_member_picked_in_a_bag_or_two_is_dropped_from_a_coarse_ensemble():
