@@ -73,31 +73,49 @@ def test_only_the_best_models_refit_may_run_into_the_slack(models, monkeypatch):
     assert not second.refit_full and "did not fit in the time left" in second.refit_note
 
 
-def _ensemble_run(models, left: float, executor):
+def _ensemble_run(models, left: float, executor, weights=(0.5, 0.5)):
     """An ensemble of two 1-second members fitted on 100 rows: its refit on all 120 rows
     needs twice one member's time one after another, once on two workers."""
     y = np.random.default_rng(0).normal(size=120)
     X = models.frame(120, 0, models.without_town)
     kept = {f: _kept(models, f, y, rows=100) for f in ("ridge", "decision_tree")}
     ens = KeptModel(ENSEMBLE, "ensemble", WeightedEnsemble(
-        [kept["ridge"].pipeline, kept["decision_tree"].pipeline], [0.5, 0.5], "regression"),
-        {"ridge": 0.5, "decision_tree": 0.5}, 0.0, {}, 2.0, trained_rows=100)
+        [kept["ridge"].pipeline, kept["decision_tree"].pipeline], list(weights), "regression"),
+        dict(zip(("ridge", "decision_tree"), weights, strict=True)), 0.0, {}, 2.0,
+        trained_rows=100)
     ens.pipeline.fit(None)
     data = (X.iloc[:100], y[:100], X.iloc[100:], y[100:])
     _refit_full([ens], kept, data, _Clock(left), 1.0, lambda: False, _Progress(),
                 executor=executor)
-    return ens
+    return ens, kept
 
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_an_ensemble_is_refitted_on_all_rows_when_its_members_fit_at_once(models, workers):
     one = REFIT_ALL_SAFETY * 1.0 * 120 / 100 + 0.05
     left = 1.0 + one + 0.5 * one  # the 1 s reserve, then 1.5 members' time
-    ens = _ensemble_run(models, left, fold_executor(2) if workers == 2 else None)
+    ens, _ = _ensemble_run(models, left, fold_executor(2) if workers == 2 else None)
     assert ens.refit_full == (workers == 2)  # one after another, two members do not fit
     if workers == 2:
         assert ens.trained_rows == 120
         assert all(m[-1].n_features_in_ > 0 for m in ens.pipeline.members)
+
+
+@pytest.mark.parametrize("heavier", ["ridge", "decision_tree"])
+def test_an_ensemble_whose_refit_does_not_fit_refits_its_heaviest_member(models, heavier):
+    one = REFIT_ALL_SAFETY * 1.0 * 120 / 100 + 0.05
+    weights = (0.7, 0.3) if heavier == "ridge" else (0.3, 0.7)
+    ens, dev = _ensemble_run(models, 1.0 + 1.5 * one, None, weights)  # one member's time
+    names = ("ridge", "decision_tree")
+    kept_dev_fit = {n for n, pipe in zip(names, ens.pipeline.members, strict=True)
+                    if pipe is dev[n].pipeline}
+    assert kept_dev_fit == set(names) - {heavier}
+    assert not ens.refit_full and ens.trained_rows == 120
+    assert "1 of 2 members (70% of the weight)" in ens.refit_note
+    assert "the others stay fitted on fewer rows" in finalize._refit_warning(ens)
+    tight, _ = _ensemble_run(models, 1.0 + 0.5 * one, None, weights)  # not even one member
+    assert not tight.refit_full and tight.trained_rows == 100
+    assert tight.refit_note.startswith("not refitted on all 120 rows")
 
 
 def test_a_stopped_job_says_so_instead_of_blaming_the_time(models):
