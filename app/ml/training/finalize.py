@@ -135,7 +135,8 @@ def _refit_full(order, kept, data, clock, reserve, should_stop, progress,
     The held-out metrics were measured before (they describe the model fitted on the dev
     rows). Best first; a model whose estimated refit does not fit before `deadline - reserve`
     keeps its dev-rows fit (`refit_note` says why). An ensemble is refitted through its
-    members, several at once when the `executor` has workers (see refits.run_fits).
+    members, several at once when the `executor` has workers (see refits.run_fits), and
+    when they do not all fit, through those that do (see `_affordable`).
     """
     X_dev, y_dev, X_test, y_test = data
     X_all = pd.concat([X_dev, X_test])
