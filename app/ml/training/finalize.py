@@ -151,17 +151,17 @@ def _refit_full(order, kept, data, clock, reserve, should_stop, progress,
     for i, model in enumerate(order):
         members = _members(model)
         todo = [n for n in members if n not in fresh]
-        growth = SAVE_SAFETY * (save_seconds(model.pipeline, n_all / max(
+        save_growth = SAVE_SAFETY * (save_seconds(model.pipeline, n_all / max(
             model.trained_rows, 1)) - save_seconds(model.pipeline)) if tracked else 0.0
-        estimate = refit_all_seconds(todo, kept, n_all, workers) + growth  # + a bigger save
+        estimate = refit_all_seconds(todo, kept, n_all, workers) + save_growth
         # The best's refit may use the slack: it is what the user gets.
         limit = clock.deadline - reserve - saves_ahead + (slack(clock.budget_s) if i == 0 else 0)
         partial = ""
         if clock.now() + estimate > limit:
             note = f"about {estimate:.1f} s did not fit in the time left"
             todo = _affordable(model, todo, kept, n_all, workers,
-                               limit - clock.now() - growth)
-            if not todo:
+                               limit - clock.now() - save_growth)
+            if not todo and not any(n in fresh for n in members):  # else: free to swap in
                 model.refit_note = f"not refitted on all {n_all:,} rows: {note}"
                 continue
             partial = note
@@ -209,8 +209,8 @@ def _affordable(model: KeptModel, todo: list[str], kept: dict, n_all: int, worke
     return [n for n in todo if n in chosen]
 
 
-def _refit_warning(model: KeptModel) -> str:
-    if model.refit_note.startswith("refitted"):  # an ensemble, in part
+def _refit_warning(model: KeptModel, n_all: int) -> str:
+    if model.trained_rows == n_all:  # an ensemble refitted in part
         return f"{model.algorithm} was {model.refit_note}; the others stay fitted on fewer rows."
     return (f"{model.algorithm} was {model.refit_note}; it stays fitted on the "
             f"{model.trained_rows:,} rows its held-out figures describe.")
@@ -270,7 +270,8 @@ def finalize(*, best, runners, task, metric, prep, request, data, classes, cardi
         dropped_missing_target=prep.dropped_missing_target, elapsed_s=0.0,
         stopped_by_deadline=False, parent_run_id=parent, input_example=example)
     result.warnings += [chosen_note] if chosen_note else []
-    result.warnings += [_refit_warning(m) for m in order if m.refit_note]
+    result.warnings += [_refit_warning(m, len(X_dev) + len(X_test))
+                        for m in order if m.refit_note]
     if tracker:
         _track(tracker, result, order, example, parent, tags, request, clock, progress)
     return result

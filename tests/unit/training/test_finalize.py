@@ -73,9 +73,10 @@ def test_only_the_best_models_refit_may_run_into_the_slack(models, monkeypatch):
     assert not second.refit_full and "did not fit in the time left" in second.refit_note
 
 
-def _ensemble_run(models, left: float, executor, weights=(0.5, 0.5)):
+def _ensemble_run(models, left: float, executor, weights=(0.5, 0.5), ahead=False):
     """An ensemble of two 1-second members fitted on 100 rows: its refit on all 120 rows
-    needs twice one member's time one after another, once on two workers."""
+    needs twice one member's time one after another, once on two workers. With `ahead`,
+    its ridge member alone comes first and its tree takes 5 s."""
     y = np.random.default_rng(0).normal(size=120)
     X = models.frame(120, 0, models.without_town)
     kept = {f: _kept(models, f, y, rows=100) for f in ("ridge", "decision_tree")}
@@ -85,7 +86,10 @@ def _ensemble_run(models, left: float, executor, weights=(0.5, 0.5)):
         trained_rows=100)
     ens.pipeline.fit(None)
     data = (X.iloc[:100], y[:100], X.iloc[100:], y[100:])
-    _refit_full([ens], kept, data, _Clock(left), 1.0, lambda: False, _Progress(),
+    if ahead:
+        kept["decision_tree"].fit_time_s = 5.0
+    order = [kept["ridge"], ens] if ahead else [ens]
+    _refit_full(order, kept, data, _Clock(left), 1.0, lambda: False, _Progress(),
                 executor=executor)
     return ens, kept
 
@@ -112,10 +116,21 @@ def test_an_ensemble_whose_refit_does_not_fit_refits_its_heaviest_member(models,
     assert kept_dev_fit == set(names) - {heavier}
     assert not ens.refit_full and ens.trained_rows == 120
     assert "1 of 2 members (70% of the weight)" in ens.refit_note
-    assert "the others stay fitted on fewer rows" in finalize._refit_warning(ens)
+    assert "the others stay fitted on fewer rows" in finalize._refit_warning(ens, 120)
     tight, _ = _ensemble_run(models, 1.0 + 0.5 * one, None, weights)  # not even one member
     assert not tight.refit_full and tight.trained_rows == 100
     assert tight.refit_note.startswith("not refitted on all 120 rows")
+    assert "it stays fitted on the 100 rows" in finalize._refit_warning(tight, 120)
+
+
+def test_an_ensemble_takes_a_member_refitted_before_it_even_when_the_rest_does_not_fit(
+        models):
+    one = REFIT_ALL_SAFETY * 1.0 * 120 / 100 + 0.05
+    ens, kept = _ensemble_run(models, 1.0 + 1.5 * one, None, ahead=True)
+    assert kept["ridge"].refit_full  # refitted first, on its own
+    assert ens.pipeline.members[0] is kept["ridge"].pipeline
+    assert ens.pipeline.members[1] is kept["decision_tree"].pipeline  # its dev-rows fit
+    assert not ens.refit_full and "1 of 2 members (50% of the weight)" in ens.refit_note
 
 
 def test_a_stopped_job_says_so_instead_of_blaming_the_time(models):
