@@ -13,6 +13,7 @@ from app.ml.training.candidates import OPENMP_THREADS, single_threaded
 from app.ml.training.costs import save_seconds
 from app.ml.training.ensemble import (
     MIN_GAIN,
+    PAIRED_METRICS,
     PAIRED_SES,
     paired_standard_error,
     select_weights,
@@ -70,13 +71,15 @@ def _ensemble(pool, oofs, y_search, task, metric, classes, seed=0):
     leader = max(names, key=lambda n: pool[n].cv_score)
     top = pool[leader].cv_score
     used = [(n, w) for n, w in zip(names, (round(w, 4) for w in weights), strict=True) if w > 0]
-    # For a share of rows (accuracy) the blend must win by more than chance would on these
-    # rows, compared with the leader row by row (see ensemble.paired_standard_error).
+    # The blend must win by more than chance would on these rows, compared with the leader
+    # row by row (see ensemble.paired_standard_error), and on accuracy by a row at least.
     gain = MIN_GAIN
-    if metric in SE_METRICS:
+    if metric in PAIRED_METRICS:
         blend = sum(w * oofs[n] for n, w in zip(names, weights, strict=True))
-        gain = max(PAIRED_SES * paired_standard_error(blend, oofs[leader], y_search, classes,
-                                                      metric), 1.0 / len(y_search))
+        gain = PAIRED_SES * paired_standard_error(blend, oofs[leader], y_search, classes,
+                                                  metric)
+        if metric in SE_METRICS:
+            gain = max(gain, 1.0 / len(y_search))
     if len(used) < 2 or ens_score < top + gain - 1e-12:
         return None
     model = WeightedEnsemble([pool[n].pipeline for n, _ in used], [c for _, c in used], task)

@@ -146,6 +146,31 @@ def test_on_many_rows_a_blend_that_wins_the_rows_its_leader_misses_is_kept():
     assert ens.cv_score - 0.8 < share_standard_error(0.8, 2000)  # refused by that rule
 
 
+@pytest.mark.parametrize("metric", ["r2", "rmse", "mae"])
+@pytest.mark.parametrize(("cancelled", "kept"), [(2, False), (8, True)])
+def test_a_regression_blend_must_beat_its_leader_by_more_than_chance(metric, cancelled, kept):
+    """Two models off by exactly 1 on each of 200 rows, equally good. Where their errors
+    have opposite signs their blend is exact. On 2 such rows it wins by about 1.4 standard
+    errors of the paired difference: chance would do that, and the leader is kept alone.
+    On 8 rows it wins by about 2.9, and the blend is kept."""
+    import numpy as np
+
+    from app.ml.training.finalize import _ensemble
+    from app.ml.training.metrics import regression_metrics, score
+    rng = np.random.default_rng(0)
+    y = rng.normal(10, 3, 200)
+    off = np.where(np.arange(200) % 2 == 0, 1.0, -1.0)
+    other_off = off.copy()
+    other_off[:cancelled] *= -1
+    oofs = {"leader": y + off, "other": y + other_off}
+    scores = {n: score(regression_metrics(y, o), metric) for n, o in oofs.items()}
+    assert scores["leader"] == pytest.approx(scores["other"])
+    ens = _ensemble(*_members(oofs, scores), y, "regression", metric, None)
+    assert (ens is not None) is kept
+    if kept:
+        assert ens.params == {"leader": 0.5, "other": 0.5}
+
+
 def test_a_member_picked_in_a_bag_or_two_is_dropped_from_a_coarse_ensemble():
     """Bagged selection leaves crumbs of weight on members picked by chance in a bag or two;
     they would cost a refit and a prediction each for nothing."""
