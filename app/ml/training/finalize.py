@@ -159,7 +159,7 @@ def _refit_full(order, kept, data, clock, reserve, should_stop, progress,
         estimate = refit_all_seconds(todo, kept, n_all, workers) + save_growth
         # The best's refit may use the slack: it is what the user gets.
         limit = clock.deadline - reserve - saves_ahead + (slack(clock.budget_s) if i == 0 else 0)
-        partial = ""
+        note = ""
         if clock.now() + estimate > limit:
             note = f"about {estimate:.1f} s did not fit in the time left"
             todo = _affordable(model, todo, kept, n_all, workers,
@@ -167,7 +167,6 @@ def _refit_full(order, kept, data, clock, reserve, should_stop, progress,
             if not todo and not any(n in fresh for n in members):  # else: free to swap in
                 model.refit_note = f"not refitted on all {n_all:,} rows: {note}"
                 continue
-            partial = note
         if todo:
             progress.update(message=f"Refitting {model.algorithm.lower()} on all rows")
         jobs = [FitJob(n, kept[n].pipeline, n_all, one_refit_seconds(kept[n], n_all))
@@ -186,13 +185,13 @@ def _refit_full(order, kept, data, clock, reserve, should_stop, progress,
             model.fit_time_s = round(sum(new[n][1] for n in members), 3)
         else:
             model.pipeline, model.fit_time_s = fresh[model.family]
-        model.trained_rows, model.refit_full = n_all, not partial
-        if partial:
-            done = [n for n in members if n in fresh]
+        done = [n for n in members if n in fresh]
+        model.trained_rows, model.refit_full = n_all, len(done) == len(members)
+        if not model.refit_full:
             share = sum(model.params[n] for n in done) / sum(model.params.values())
             model.refit_note = (f"refitted on all {n_all:,} rows only in part: {len(done)} of "
                                 f"{len(members)} members ({share:.0%} of the weight); for all "
-                                f"of them {partial}")
+                                f"of them {note}")
 
 
 def _affordable(model: KeptModel, todo: list[str], kept: dict, n_all: int, workers: int,
@@ -251,8 +250,8 @@ def finalize(*, best, runners, task, metric, prep, request, data, classes, cardi
     progress.update(message="Measuring on the held-out rows")
     reserve = 1.0 + (SAVE_SAFETY * save_seconds(order[0].pipeline) if tracker else 0.0)
     # Importance must not eat the time the best model's refit on all rows needs.
-    refit_s = refit_all_seconds(_members(order[0]), pool, len(X_dev) + len(X_test),
-                                workers_of(executor)) \
+    n_all = len(X_dev) + len(X_test)
+    refit_s = refit_all_seconds(_members(order[0]), pool, n_all, workers_of(executor)) \
         if request.refit_full else 0.0
     with threadpool_limits(OPENMP_THREADS):
         _evaluate(order, X_test, y_test, task, metric, classes, base, request.seed, clock,
@@ -273,8 +272,7 @@ def finalize(*, best, runners, task, metric, prep, request, data, classes, cardi
         dropped_missing_target=prep.dropped_missing_target, elapsed_s=0.0,
         stopped_by_deadline=False, parent_run_id=parent, input_example=example)
     result.warnings += [chosen_note] if chosen_note else []
-    result.warnings += [_refit_warning(m, len(X_dev) + len(X_test))
-                        for m in order if m.refit_note]
+    result.warnings += [_refit_warning(m, n_all) for m in order if m.refit_note]
     if tracker:
         _track(tracker, result, order, example, parent, tags, request, clock, progress)
     return result

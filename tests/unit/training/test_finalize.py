@@ -133,6 +133,30 @@ def test_an_ensemble_takes_a_member_refitted_before_it_even_when_the_rest_does_n
     assert not ens.refit_full and "1 of 2 members (50% of the weight)" in ens.refit_note
 
 
+def test_an_ensemble_of_members_all_refitted_before_it_is_refitted_in_full(models,
+                                                                          monkeypatch):
+    """Its members were refitted on all rows as single models first. What did not fit is
+    the ensemble's own larger save, planned for when tracked: it still takes the fresh
+    fits (they cost nothing), and then it is on all rows, not "2 of 2 members" in part."""
+    def save_seconds(pipe, rows_scale=1.0):  # only a bigger ensemble is costly to save
+        return 100.0 if isinstance(pipe, WeightedEnsemble) and rows_scale > 1 else 0.0
+
+    monkeypatch.setattr(finalize, "save_seconds", save_seconds)
+    y = np.random.default_rng(0).normal(size=120)
+    X = models.frame(120, 0, models.without_town)
+    kept = {f: _kept(models, f, y, rows=100) for f in ("ridge", "decision_tree")}
+    ens = KeptModel(ENSEMBLE, "ensemble", WeightedEnsemble(
+        [kept["ridge"].pipeline, kept["decision_tree"].pipeline], [0.5, 0.5], "regression"),
+        {"ridge": 0.5, "decision_tree": 0.5}, 0.0, {}, fit_time_s=2.0, trained_rows=100)
+    ens.pipeline.fit(None)
+    data = (X.iloc[:100], y[:100], X.iloc[100:], y[100:])
+    _refit_full([kept["ridge"], kept["decision_tree"], ens], kept, data, _Clock(10.0), 1.0,
+                lambda: False, _Progress(), tracked=True)
+    assert kept["ridge"].refit_full and kept["decision_tree"].refit_full
+    assert ens.pipeline.members == [kept["ridge"].pipeline, kept["decision_tree"].pipeline]
+    assert ens.refit_full and ens.trained_rows == 120 and ens.refit_note == ""
+
+
 def test_a_stopped_job_says_so_instead_of_blaming_the_time(models):
     y = np.random.default_rng(0).normal(size=120)
     X = models.frame(120, 0, models.without_town)
