@@ -199,3 +199,19 @@ def test_metrics_show_jobs_running_and_outcomes(app, client, make_user):
     text = client.get("/metrics").text
     assert "csv_analyzer_jobs_running 2.0" in text
     assert 'csv_analyzer_training_jobs_total{status="failed"} 0.0' in text
+
+
+def test_neighbours_asked_for_alone_on_too_many_rows_are_422_with_the_reason(
+        client, api_headers, penguins, monkeypatch):
+    import dataclasses
+
+    from app.ml.training.families import FAMILIES
+    knn = FAMILIES["classification"]["k_nearest_neighbors"]
+    monkeypatch.setitem(FAMILIES["classification"], "k_nearest_neighbors",
+                        dataclasses.replace(knn, max_rows=100))
+    r = client.post("/api/v1/training-jobs", headers=api_headers,
+                    json={"dataset_id": penguins, "target": "species",
+                          "models": ["k_nearest_neighbors"]})
+    assert r.status_code == 422, r.json
+    assert "up to 100 rows (this data has 344)" in str(r.json)
+    assert client.get("/api/v1/training-jobs", headers=api_headers).json == []

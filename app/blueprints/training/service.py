@@ -49,8 +49,10 @@ def start(user: User, body: dict) -> Job:
     dataset = datasets.get_dataset(user, body["dataset_id"])
     frame, kinds, version = load_frame(dataset, body.get("version"))
     request = canonical_request(body, version)
-    search_request(request).checked(preview_training(frame, kinds, request["target"], request["task"],
-                                                     request["exclude_columns"])["task"])
+    preview = preview_training(frame, kinds, request["target"], request["task"],
+                               request["exclude_columns"])
+    search_request(request).checked(preview["task"],
+                                    len(frame) - preview["dropped_missing_target"])
     datasets.get_version(dataset, version).pinned = True  # undo keeps a version a model uses
     db.session.flush()
     return jobs.enqueue(user, KIND, request, time_budget_s=request["time_budget_s"])

@@ -37,7 +37,7 @@ PARALLEL_MIN_ROWS = 1_000
 # Defaults: the usual winner first, then the cheap linear model and tree (a full leaderboard
 # even when big data makes each forest fold slow), then the forests.
 DEFAULT_ORDER = ("hist_gradient_boosting", "logistic_regression", "ridge", "decision_tree",
-                 "random_forest", "extra_trees")
+                 "k_nearest_neighbors", "random_forest", "extra_trees")
 FORESTS = ("random_forest", "extra_trees")
 # How often the search picks each family after the defaults, by rank of its best score.
 RANK_WEIGHTS = (5.0, 2.5, 1.0, 0.4)
@@ -67,6 +67,7 @@ class Candidate:
     error: str | None = None
     oof: np.ndarray | None = None
     save_s: float = 0.0  # estimated seconds to save a model like this one
+    fold_s: float = 0.0  # mean seconds of one fold, fit and validation predictions
     iterations: list = field(default_factory=list)  # boosting rounds early stopping chose
 
     @property
@@ -97,7 +98,7 @@ def make_pipeline(family: Family, params: dict, seed: int, kinds: dict, cardinal
     """Preprocessing + estimator for one candidate (the object that gets saved)."""
     pre, native = build_preprocessor(kinds, cardinality, family.style, task, seed,
                                      power=params.get(NUMERIC) == POWER)
-    model = family.build(params, seed, native, threads_for(n_rows))
+    model = family.build(params, seed, native, threads_for(n_rows), n_rows)
     return Pipeline([*pre.steps, ("model", model)])
 
 
@@ -219,7 +220,9 @@ def aligned_proba(model, X, classes: np.ndarray) -> np.ndarray:
 def fit_fold(pipeline: Pipeline, X_train: pd.DataFrame, y_train: np.ndarray,
              X_valid: pd.DataFrame, task: str, classes: np.ndarray | None,
              save_scale: float, one_thread: bool = False) -> tuple:
-    """Fit one fold; (validation predictions, fit seconds, save estimate, boosting rounds).
+    """Fit one fold; (validation predictions, fit seconds, save estimate, boosting rounds,
+    fit + predict seconds: what the fold held the core for; k-nearest neighbours spends
+    nearly all of it predicting).
 
     Runs in this process or in a worker (see workers.py); `one_thread` when it shares the
     cores with another worker (a forest then fits on one thread, not two)."""
@@ -234,9 +237,10 @@ def fit_fold(pipeline: Pipeline, X_train: pd.DataFrame, y_train: np.ndarray,
             pred = aligned_proba(model, X_valid, classes)
         else:
             pred = model.predict(X_valid)
+        wall = time.perf_counter() - started
     n_iter = getattr(model[-1], "n_iter_", None)  # boosting rounds (None for ridge)
     rounds = int(np.max(n_iter)) if n_iter is not None else None
-    return pred, spent, save_seconds(model, save_scale), rounds
+    return pred, spent, save_seconds(model, save_scale), rounds, wall
 
 
 def cross_validate(cand: Candidate, pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray,
@@ -252,14 +256,15 @@ def cross_validate(cand: Candidate, pipeline: Pipeline, X: pd.DataFrame, y: np.n
     workers.py) the folds run in its worker processes, as many at once as it has workers.
     """
     oof = np.zeros((len(y), len(classes))) if task == "classification" else np.zeros(len(y))
-    spent: list[float] = []
+    spent: list[float] = []  # fit seconds of each fold
+    walls: list[float] = []  # fit + predict seconds: what a fold costs the schedule
     workers = getattr(executor, "_max_workers", 1) if executor is not None else 1
     pending: dict = {}
     upcoming = list(enumerate(folds))
     while upcoming or pending:
         while upcoming and len(pending) < workers:
             rounds_left = -(-len(upcoming) // workers)
-            if not may_start_fold(float(np.mean(spent)) if spent else None, rounds_left):
+            if not may_start_fold(float(np.mean(walls)) if walls else None, rounds_left):
                 for future in pending.values():
                     future.cancel()
                 cand.status, cand.error = "skipped", "stopped: out of time"
@@ -272,9 +277,10 @@ def cross_validate(cand: Candidate, pipeline: Pipeline, X: pd.DataFrame, y: np.n
             else:
                 pending[i] = executor.submit(fit_fold, *args, one_thread=True)
         i = _first_done(pending)
-        pred, seconds, save_s, rounds = pending.pop(i).result()
+        pred, seconds, save_s, rounds, wall = pending.pop(i).result()
         oof[folds[i][1]] = pred
         spent.append(seconds)
+        walls.append(wall)
         cand.save_s = max(cand.save_s, save_s)
         if cand.family.style == "hgb" and rounds is not None:
             cand.iterations.append(rounds)
@@ -284,6 +290,7 @@ def cross_validate(cand: Candidate, pipeline: Pipeline, X: pd.DataFrame, y: np.n
         cand.cv_metrics = regression_metrics(y, oof)
     cand.cv_score = score(cand.cv_metrics, metric)
     cand.fit_time_s = float(np.sum(spent))
+    cand.fold_s = float(np.mean(walls))
     cand.oof = oof
     cand.status = "ok"
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from app.ml.training.errors import TrainingRejected
-from app.ml.training.families import FAMILIES
+from app.ml.training.families import FAMILIES, too_many_rows
 from app.ml.training.metrics import DEFAULT_METRIC, metrics_for
 
 MIN_BUDGET_S, MAX_BUDGET_S = 5, 3600
@@ -33,8 +33,9 @@ class SearchRequest:
     # After the held-out measurement, refit the kept models on all rows when time allows.
     refit_full: bool = True
 
-    def checked(self, task: str) -> str:
-        """Validate bounds for the resolved task; return the metric to optimise."""
+    def checked(self, task: str, n_rows: int = 0) -> str:
+        """Validate bounds for the resolved task (and `n_rows` training rows, when given);
+        return the metric to optimise."""
         errors: dict[str, list[str]] = {}
         if not MIN_BUDGET_S <= self.time_budget_s <= MAX_BUDGET_S:
             errors["time_budget_s"] = [f"must be between {MIN_BUDGET_S} and {MAX_BUDGET_S}"]
@@ -47,6 +48,10 @@ class SearchRequest:
         if unknown:
             errors["models"] = [f"unknown for {task}: {', '.join(unknown)}; "
                                 f"choose from {', '.join(FAMILIES[task])}"]
+        elif self.families:
+            reasons = [too_many_rows(FAMILIES[task][n], n_rows) for n in self.families]
+            if all(reasons):
+                errors["models"] = [r for r in reasons if r]
         if not 0.05 <= self.test_size <= 0.5:
             errors["test_size"] = ["must be between 0.05 and 0.5"]
         if not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:

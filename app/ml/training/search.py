@@ -11,7 +11,7 @@ from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
 from app.ml.training.candidates import Candidate, Proposer, cross_validate, make_pipeline
 from app.ml.training.errors import TrainingCancelled, TrainingFailed
-from app.ml.training.families import families_for
+from app.ml.training.families import FAMILIES, families_for, too_many_rows
 from app.ml.training.finalize import finalize
 from app.ml.training.metrics import LOWER_IS_BETTER, SE_METRICS, share_standard_error
 from app.ml.training.preprocessing import category_cardinality
@@ -116,7 +116,7 @@ def run_search(df: pd.DataFrame, kinds: dict, request: SearchRequest, *,
     """
     clock = _Clock(request.time_budget_s, now)
     prep = prepare(df, kinds, request.target, request.task, request.exclude_columns)
-    task, metric = prep.task, request.checked(prep.task)
+    task, metric = prep.task, request.checked(prep.task, len(prep.X))
     greater = metric not in LOWER_IS_BETTER
     y_all = prep.y.to_numpy(dtype=object if prep.y.dtype == object else None)
     X_dev, X_test, y_dev, y_test = _split(prep.X, y_all, task, request.test_size, request.seed)
@@ -126,7 +126,10 @@ def run_search(df: pd.DataFrame, kinds: dict, request: SearchRequest, *,
     folds = _folds(y_search, task, request.seed)
     imbalanced, default_cw = _class_weight(task, y_dev, metric)
     cardinality = category_cardinality(X_dev, prep.features)
-    families = families_for(task, request.families)
+    families = families_for(task, request.families, len(prep.X))
+    prep.warnings.extend(  # a family asked for by name and left out says why
+        f"{why}." for why in (too_many_rows(FAMILIES[task][n], len(prep.X))
+                              for n in request.families or []) if why)
     # On all rows: the kept models are refitted on the held-out rows too (Poisson and log
     # targets refuse a negative value).
     nonnegative = task == "regression" and bool(np.min(y_all) >= 0 and np.sum(y_all) > 0)
@@ -180,7 +183,7 @@ def run_search(df: pd.DataFrame, kinds: dict, request: SearchRequest, *,
                 continue
             candidates.append(cand)
             if cand.status == "ok":
-                _remember(cand, best, per_fold, len(folds), runners)
+                _remember(cand, best, per_fold, runners)
                 clock.final_reserve = _final_reserve(best, runners, clock, len(X_dev),
                                                      len(X_test), folds, tracker,
                                                      request.refit_full)
@@ -249,10 +252,9 @@ def _cancel(tracker, parent):
     raise TrainingCancelled("Training was cancelled.")
 
 
-def _remember(cand: Candidate, best: dict, per_fold: dict, n_folds: int,
-              runners: list[Candidate]) -> None:
+def _remember(cand: Candidate, best: dict, per_fold: dict, runners: list[Candidate]) -> None:
     name = cand.family.name
-    per_fold[name] = cand.fit_time_s / n_folds
+    per_fold[name] = cand.fold_s
     if "n_estimators" in cand.params:
         per_fold[name + ":trees"] = cand.params["n_estimators"]
     # Only the best of each family keeps its out-of-fold predictions (for the ensemble), and
