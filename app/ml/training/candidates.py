@@ -34,8 +34,8 @@ LARGE_SEARCH_ROWS = 8_000
 # 0.8-0.9x at 1,000 and the same at 600 (the limit was 10,000 before: half of txhousing's
 # 60 s search went to the forests' single-threaded folds).
 PARALLEL_MIN_ROWS = 1_000
-# Defaults: the usual winner first, then the cheap linear model and tree (a full leaderboard
-# even when big data makes each forest fold slow), then the forests.
+# Defaults: the usual winner first, then the cheap linear model, tree and neighbours (a full
+# leaderboard even when big data makes each forest fold slow), then the forests.
 DEFAULT_ORDER = ("hist_gradient_boosting", "logistic_regression", "ridge", "decision_tree",
                  "k_nearest_neighbors", "random_forest", "extra_trees")
 FORESTS = ("random_forest", "extra_trees")

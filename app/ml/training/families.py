@@ -216,7 +216,7 @@ def families_for(task: str, names: list[str] | None = None, n_rows: int = 0) -> 
     those not offered for `n_rows` training rows (see Family.max_rows)."""
     registry = FAMILIES[task]
     chosen = [registry[n] for n in registry if not names or n in set(names)]
-    return [f for f in chosen if f.max_rows is None or n_rows <= f.max_rows]
+    return [f for f in chosen if not too_many_rows(f, n_rows)]
 
 
 def too_many_rows(family: Family, n_rows: int) -> str | None:

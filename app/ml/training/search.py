@@ -127,9 +127,10 @@ def run_search(df: pd.DataFrame, kinds: dict, request: SearchRequest, *,
     imbalanced, default_cw = _class_weight(task, y_dev, metric)
     cardinality = category_cardinality(X_dev, prep.features)
     families = families_for(task, request.families, len(prep.X))
-    prep.warnings.extend(  # a family asked for by name and left out says why
-        f"{why}." for why in (too_many_rows(FAMILIES[task][n], len(prep.X))
-                              for n in request.families or []) if why)
+    for name in request.families or []:  # a family asked for by name and left out says why
+        why = too_many_rows(FAMILIES[task][name], len(prep.X))
+        if why:
+            prep.warnings.append(f"{why}.")
     # On all rows: the kept models are refitted on the held-out rows too (Poisson and log
     # targets refuse a negative value).
     nonnegative = task == "regression" and bool(np.min(y_all) >= 0 and np.sum(y_all) > 0)
