@@ -268,3 +268,19 @@ def test_experiments_compare_the_best_models(user, app, user_id, penguins):
 def test_pages_need_login(client):
     for url in ("/models", "/experiments", "/jobs/1", "/models/1", "/datasets/1/train"):
         assert client.get(url).status_code == 302, url
+
+
+def test_a_family_not_offered_for_this_many_rows_is_shown_disabled_with_its_limit(
+        user, token, penguins, monkeypatch):
+    import dataclasses
+
+    from app.ml.training.families import FAMILIES
+    r = post_hx(user, f"/datasets/{penguins}/train/preview", token, {"target": "species"})
+    assert 'id="family-k_nearest_neighbors" >' in r.text and "offered up to" not in r.text
+    knn = FAMILIES["classification"]["k_nearest_neighbors"]
+    monkeypatch.setitem(FAMILIES["classification"], "k_nearest_neighbors",
+                        dataclasses.replace(knn, max_rows=100))
+    r = post_hx(user, f"/datasets/{penguins}/train/preview", token, {"target": "species"})
+    assert 'id="family-k_nearest_neighbors" disabled>' in r.text
+    assert "k-nearest neighbours <small class=\"muted\">(offered up to 100 rows)</small>" in r.text
+    assert 'id="family-logistic_regression" >' in r.text

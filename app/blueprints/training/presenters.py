@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.ml.training import CLASSIFICATION_METRICS, DEFAULT_METRIC, FAMILIES, REGRESSION_METRICS
+from app.ml.training.families import too_many_rows
 from app.models import Dataset, Job, TrainedModel
 
 DASH = "\u2013"
@@ -46,13 +47,16 @@ def metric_label(name: str | None) -> str:
     return METRIC_LABELS.get(name or "", name or DASH)
 
 
-def train_choices(task: str, chosen_metric: str | None, chosen_families: list[str]) -> dict:
-    """The metric and family choices of a task for the train form, with what the user picked."""
+def train_choices(task: str, chosen_metric: str | None, chosen_families: list[str],
+                  n_rows: int = 0) -> dict:
+    """The metric and family choices of a task for the train form, with what the user picked;
+    a family not offered for `n_rows` training rows is shown disabled, with its limit."""
     return {
         "metrics": [(m, metric_label(m)) for m in TASK_METRICS[task]],
         "default_metric": metric_label(DEFAULT_METRIC[task]),
         "metric": chosen_metric if chosen_metric in TASK_METRICS[task] else "",
-        "families": [(f.name, f.label) for f in FAMILIES[task].values()],
+        "families": [(f.name, f.label, f"offered up to {f.max_rows:,} rows"
+                      if too_many_rows(f, n_rows) else "") for f in FAMILIES[task].values()],
         "chosen_families": set(chosen_families or []),
     }
 

@@ -34,7 +34,9 @@ def _train_context(dataset, form=None, preview=None, error=None, start_error=Non
         "budget": form.get("time_budget_s") or DEFAULT_BUDGET_S, "preview": preview, "error": error,
         "start_error": start_error,
         "class_bars": presenters.class_bars((preview or {}).get("class_counts")),
-        "choices": presenters.train_choices(task, form.get("metric"), form.getlist("models") if form else []),
+        "choices": presenters.train_choices(
+            task, form.get("metric"), form.getlist("models") if form else [],
+            version.n_rows - (preview or {}).get("dropped_missing_target", 0)),
     }
 
 
