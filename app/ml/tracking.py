@@ -28,9 +28,12 @@ CHAMPION = "champion"
 TRUSTED_TYPES = frozenset({
     "app.ml.training.transformers.InputCaster",
     "app.ml.training.transformers.LogTarget",
+    "app.ml.training.transformers.SupportVectorClassifier",
     "app.ml.training.transformers.WeightedEnsemble",
     "functools.partial",
     "numpy.dtype",
+    "sklearn.calibration._CalibratedClassifier",  # the SVM's probabilities (Platt scaling)
+    "sklearn.calibration._SigmoidCalibration",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.model_selection._split.KFold",  # a target encoder's seeded splitter
     "sklearn.model_selection._split.StratifiedKFold",

@@ -19,13 +19,12 @@ from app.ml.training.families import (
     LOG,
     NUMERIC,
     POISSON,
-    POWER,
     SQUARED_ERROR,
     TARGET,
     Family,
 )
 from app.ml.training.metrics import classification_metrics, error_of, regression_metrics, score
-from app.ml.training.preprocessing import build_preprocessor
+from app.ml.training.preprocessing import STANDARD, build_preprocessor
 
 # Above this many search rows, forests start smaller so a first fit stays short.
 LARGE_SEARCH_ROWS = 8_000
@@ -37,7 +36,8 @@ PARALLEL_MIN_ROWS = 1_000
 # Defaults: the usual winner first, then the cheap linear model, tree and neighbours (a full
 # leaderboard even when big data makes each forest fold slow), then the forests.
 DEFAULT_ORDER = ("hist_gradient_boosting", "logistic_regression", "ridge", "decision_tree",
-                 "k_nearest_neighbors", "random_forest", "extra_trees")
+                 "k_nearest_neighbors", "support_vector_machine", "random_forest",
+                 "extra_trees")
 FORESTS = ("random_forest", "extra_trees")
 # How often the search picks each family after the defaults, by rank of its best score.
 RANK_WEIGHTS = (5.0, 2.5, 1.0, 0.4)
@@ -97,7 +97,7 @@ def make_pipeline(family: Family, params: dict, seed: int, kinds: dict, cardinal
                   task: str, n_rows: int = 0) -> Pipeline:
     """Preprocessing + estimator for one candidate (the object that gets saved)."""
     pre, native = build_preprocessor(kinds, cardinality, family.style, task, seed,
-                                     power=params.get(NUMERIC) == POWER)
+                                     scaling=params.get(NUMERIC, STANDARD))
     model = family.build(params, seed, native, threads_for(n_rows), n_rows)
     return Pipeline([*pre.steps, ("model", model)])
 
@@ -130,7 +130,8 @@ class Proposer:
     (by rank, see RANK_WEIGHTS; a family far behind the leader gets the least, FAR_BEHIND).
 
     The order depends only on the seed and on earlier scores (deterministic), never on time.
-    Ridge's default is followed by its Yeo-Johnson variant (see families.NUMERIC).
+    A family's defaults are followed by its variant (Family.variant): ridge's Yeo-Johnson
+    numbers (see families.NUMERIC), the SVM's standardised ones.
     With a target that is never negative, boosting's defaults are also tried with the
     Poisson loss, before the (slower) forests, and ridge's variant fits log(1 + y);
     otherwise neither that loss nor that target is ever proposed.
@@ -144,9 +145,9 @@ class Proposer:
         first = sorted(families, key=lambda f: DEFAULT_ORDER.index(f.name))
         self.queue = [(f, default_params(f, n_rows, default_class_weight)) for f in first]
         self.nonnegative = nonnegative_target
-        for at in [i for i, (f, _) in enumerate(self.queue) if NUMERIC in f.defaults][::-1]:
-            family, params = self.queue[at]  # the shaped variant next (cheap: a linear fit)
-            shaped = {**params, NUMERIC: POWER}
+        for at in [i for i, (f, _) in enumerate(self.queue) if f.variant][::-1]:
+            family, params = self.queue[at]  # the variant next (cheap: a linear fit)
+            shaped = {**params, **family.variant}
             if TARGET in params and self.nonnegative:
                 shaped[TARGET] = LOG
             self.queue.insert(at + 1, (family, shaped))

@@ -78,6 +78,25 @@ def test_a_ridge_of_log_target_on_yeo_johnson_numbers_reloads_with_the_same_pred
     assert list(reloaded.predict(X.head(25))) == list(pipe.predict(X.head(25)))
 
 
+def test_an_svm_with_its_probabilities_reloads_through_mlflow_with_the_same_ones(
+        frame, kinds, mlflow_tracker):
+    """Its Platt sigmoids are sklearn types outside skops' defaults: trusted by name."""
+    from app.ml.training.candidates import fit_limited, make_pipeline
+    from app.ml.training.families import CLASSIFIERS
+    from app.ml.training.preprocessing import category_cardinality
+
+    svm = CLASSIFIERS["support_vector_machine"]
+    features = {k: v for k, v in kinds.items() if k not in ("amount", "label")}
+    X = frame[list(features)]
+    pipe = make_pipeline(svm, svm.defaults, 0, features, category_cardinality(X, features),
+                         "classification")
+    fit_limited(pipe, X, frame["label"].to_numpy(dtype=object))
+    parent = mlflow_tracker.start_job("svm", {}, {"user": "u1"})
+    _, uri = mlflow_tracker.log_model(parent, "svm", pipe, X.head(5), {}, {}, {"user": "u1"})
+    reloaded = load_model(uri, mlflow_tracker.tracking_uri)
+    assert (reloaded.predict_proba(X.head(25)) == pipe.predict_proba(X.head(25))).all()
+
+
 def test_untrusted_types_are_refused(tmp_path):
     import skops.io
 
