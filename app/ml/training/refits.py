@@ -121,8 +121,11 @@ def refit_rows(cand, n_dev: int, n_fold_rows: float, n_folds: int, seconds: floa
                growth: float = 1.0, save_per_row: float = 0.0) -> int:
     """How many training rows the refit (and its save, `save_per_row` seconds a row) can
     afford in `seconds` (at least one fold's worth)."""
-    per_row = REFIT_SAFETY * growth * max(cand.fit_time_s / n_folds, 1e-3) / max(n_fold_rows, 1)
-    return int(np.clip(seconds / (per_row + save_per_row), min(n_fold_rows, n_dev), n_dev))
+    fold_s = REFIT_SAFETY * growth * max(cand.fit_time_s / n_folds, 1e-3)
+    rows = seconds / (fold_s / max(n_fold_rows, 1) + save_per_row)
+    if cand.family.fit_power > 1:  # the fit alone, growing faster than the rows
+        rows = min(rows, n_fold_rows * (seconds / fold_s) ** (1 / cand.family.fit_power))
+    return int(np.clip(rows, min(n_fold_rows, n_dev), n_dev))
 
 
 def _boosting_rounds(pipe, cand, rows: int, n_fold_rows: int) -> None:
@@ -165,7 +168,8 @@ def refit_dev(ranked, data, request, prep, cardinality, task, clock, should_stop
         rows = min(refit_rows(cand, len(X_dev), n_fold_rows, n_folds, work * share / cores,
                               growth, saving * workers / cores),
                    refit_rows(cand, len(X_dev), n_fold_rows, n_folds, wall, growth, saving))
-        estimate = REFIT_SAFETY * growth * cand.fit_time_s / n_folds * rows / n_fold_rows
+        estimate = REFIT_SAFETY * growth * cand.fit_time_s / n_folds \
+            * (rows / n_fold_rows) ** cand.family.fit_power
         cost = estimate * cores + saving * rows * workers
         if (jobs or runners) and cost > work:
             continue
@@ -188,7 +192,7 @@ def refit_dev(ranked, data, request, prep, cardinality, task, clock, should_stop
         cand, (pipe, seconds) = by_name[job.name], fits[job.name]
         kept[job.name] = KeptModel(cand.family.name, cand.family.label, pipe, cand.params,
                                    cand.cv_score, cand.cv_metrics, round(seconds, 3),
-                                   trained_rows=job.rows)
+                                   trained_rows=job.rows, fit_power=cand.family.fit_power)
     return kept
 
 
@@ -200,8 +204,8 @@ def _labels(cands) -> str:
 def one_refit_seconds(kept_model: KeptModel, n_rows: int) -> float:
     """Estimated seconds to refit a kept model on `n_rows` rows, on the threads it was
     fitted on (run_fits fits a model on the same threads each time)."""
-    return REFIT_ALL_SAFETY * kept_model.fit_time_s * n_rows / max(kept_model.trained_rows, 1) \
-        + 0.05
+    growth = (n_rows / max(kept_model.trained_rows, 1)) ** kept_model.fit_power
+    return REFIT_ALL_SAFETY * kept_model.fit_time_s * growth + 0.05
 
 
 def refit_all_seconds(names: list[str], kept: dict, n_all: int, workers: int = 1) -> float:

@@ -79,6 +79,7 @@ class KeptModel:
     charts: dict = field(default_factory=dict)
     feature_importance: list = field(default_factory=list)
     trained_rows: int = 0
+    fit_power: float = 1.0  # its family's (see Family.fit_power)
     # True when the pipeline was refitted on dev + held-out rows after its held-out metrics
     # were measured (those metrics describe the dev-rows fit); refit_note says why not.
     refit_full: bool = False

@@ -340,7 +340,8 @@ def test_a_tracked_refit_leaves_time_for_its_own_save():
 
     from app.ml.training.refits import refit_rows
 
-    cand = SimpleNamespace(fit_time_s=3.0)  # 1 s per fold of 1,000 rows, x1.5 for safety
+    # 1 s per fold of 1,000 rows, x1.5 for safety
+    cand = SimpleNamespace(fit_time_s=3.0, family=SimpleNamespace(fit_power=1.0))
     assert refit_rows(cand, 100_000, 1_000, 3, seconds=15.0) == 10_000
     assert refit_rows(cand, 100_000, 1_000, 3, seconds=15.0, save_per_row=1e-3) == 6_000
 

@@ -1,5 +1,7 @@
 """The support vector machine: what it is for, its probabilities, its scaling and its limits."""
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,6 +12,8 @@ from app.ml.training import SearchRequest, TrainingRejected, run_search
 from app.ml.training.candidates import Candidate, fit_limited, make_pipeline
 from app.ml.training.families import CLASSIFIERS, SVM_MAX_ROWS, families_for
 from app.ml.training.preprocessing import STANDARD
+from app.ml.training.refits import REFIT_ALL_SAFETY, REFIT_SAFETY, one_refit_seconds, refit_rows
+from app.ml.training.request import KeptModel
 from app.ml.training.search import _one_standard_error
 from app.ml.training.transformers import SupportVectorClassifier
 
@@ -109,3 +113,18 @@ def test_the_svm_keeps_its_smallest_c_within_one_standard_error():
     best = {SVM: cands[1]}
     _one_standard_error(cands, best, "accuracy", n_rows=275)
     assert best[SVM] is cands[0]
+
+
+def test_its_refits_on_more_rows_are_planned_as_growing_with_the_rows_squared():
+    """Four times the rows cost an SVM about sixteen times the seconds, not four: the time
+    plan must not send it to refit on all rows it cannot finish in time."""
+    kept = KeptModel(SVM, "SVM", None, {}, 0.9, {}, fit_time_s=1.0, trained_rows=1_000,
+                     fit_power=CLASSIFIERS[SVM].fit_power)
+    assert one_refit_seconds(kept, 4_000) == pytest.approx(REFIT_ALL_SAFETY * 16 + 0.05)
+    linear = dataclasses.replace(kept, fit_power=1.0)
+    assert one_refit_seconds(linear, 4_000) == pytest.approx(REFIT_ALL_SAFETY * 4 + 0.05)
+    # 5 folds of 800 rows took 1 s each: 6 s afford 800 x sqrt(6 / 1.5) rows, not 4x
+    svm = Candidate(0, CLASSIFIERS[SVM], {}, fit_time_s=5.0)
+    assert refit_rows(svm, 10_000, 800, 5, 6.0 * REFIT_SAFETY / 1.5) == 1_600
+    forest = Candidate(0, CLASSIFIERS["extra_trees"], {}, fit_time_s=5.0)
+    assert refit_rows(forest, 10_000, 800, 5, 6.0 * REFIT_SAFETY / 1.5) == 3_200
