@@ -215,3 +215,33 @@ def test_neighbours_asked_for_alone_on_too_many_rows_are_422_with_the_reason(
     assert r.status_code == 422, r.json
     assert "up to 100 rows (this data has 344)" in str(r.json)
     assert client.get("/api/v1/training-jobs", headers=api_headers).json == []
+
+
+def test_an_svm_trained_over_the_api_predicts_with_probabilities_and_explains(
+        client, api_headers, penguins):
+    """The support vector machine end to end: saved through MLflow with its trusted types,
+    loaded back by the prediction endpoint, its prediction its most probable class."""
+    body = {"dataset_id": penguins, "target": "species", "time_budget_s": 20,
+            "models": ["support_vector_machine"], "max_candidates": 3}
+    r = client.post("/api/v1/training-jobs", headers=api_headers, json=body)
+    assert r.status_code == 202, r.json
+    job = wait_for(client, api_headers, r.json["id"])
+    assert job["status"] == "succeeded", job
+    model = client.get(f"/api/v1/models/{job['best_model_id']}", headers=api_headers).json
+    assert model["algorithm"].startswith("Support vector machine")
+    row = {"island": "Biscoe", "bill_length_mm": 47.5, "bill_depth_mm": 14.2,
+           "flipper_length_mm": 217, "body_mass_g": 5000, "sex": None, "year": 2008}
+    r = client.post(f"/api/v1/models/{job['best_model_id']}/predict", headers=api_headers,
+                    json={"rows": [row], "explain": True})
+    assert r.status_code == 200, r.json
+    probabilities = r.json["probabilities"][0]
+    assert r.json["predictions"] == [max(probabilities, key=probabilities.get)] == ["Gentoo"]
+    assert r.json["reasons"][0]
+
+
+def test_an_svm_asked_for_in_a_regression_is_422(client, api_headers, penguins):
+    r = client.post("/api/v1/training-jobs", headers=api_headers,
+                    json={"dataset_id": penguins, "target": "body_mass_g",
+                          "models": ["support_vector_machine"]})
+    assert r.status_code == 422, r.json
+    assert "support_vector_machine" in str(r.json["errors"]["models"])
