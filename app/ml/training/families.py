@@ -149,11 +149,9 @@ def _hgb_regression_space(rng):
 # Brute-force search: nothing but arrays is saved (a KD tree is a type skops does not trust),
 # and a query costs rows x columns, hence max_rows.
 KNN_MAX_ROWS = 20_000
+_KNN_WHY = "each prediction compares a row with all of them"
 _KNN_DEFAULTS = {"n_neighbors": 10, "weights": "distance", NUMERIC: STANDARD}
 _KNN_FIXED = {"algorithm": "brute"}
-
-
-_KNN_WHY = "each prediction compares a row with all of them"
 
 
 def _knn_space(rng):

@@ -5,9 +5,11 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
+import skops.io
 from sklearn.datasets import load_digits
 from sklearn.svm import SVC
 
+from app.ml.tracking import TRUSTED_TYPES
 from app.ml.training import SearchRequest, TrainingRejected, run_search
 from app.ml.training.candidates import Candidate, fit_limited, make_pipeline
 from app.ml.training.families import CLASSIFIERS, SVM_MAX_ROWS, families_for
@@ -61,6 +63,10 @@ def test_its_predictions_are_its_most_probable_classes_even_with_a_single_row_cl
         np.testing.assert_allclose(proba.sum(axis=1), 1.0)
         assert list(model.predict(X)) == list(model.classes_[proba.argmax(axis=1)])
         assert (model.predict(X) == labels).mean() > 0.9
+        saved = skops.io.dumps(model)  # either way, nothing outside our trusted list
+        assert set(skops.io.get_untrusted_types(data=saved)) <= TRUSTED_TYPES
+        loaded = skops.io.loads(saved, trusted=sorted(TRUSTED_TYPES))
+        assert (loaded.predict_proba(X) == proba).all()
 
 
 def test_its_kernel_width_is_a_multiple_of_sklearns_scale():
