@@ -238,10 +238,3 @@ def test_an_svm_trained_over_the_api_predicts_with_probabilities_and_explains(
     assert r.json["predictions"] == [max(probabilities, key=probabilities.get)] == ["Gentoo"]
     assert r.json["reasons"][0]
 
-
-def test_an_svm_asked_for_in_a_regression_is_422(client, api_headers, penguins):
-    r = client.post("/api/v1/training-jobs", headers=api_headers,
-                    json={"dataset_id": penguins, "target": "body_mass_g",
-                          "models": ["support_vector_machine"]})
-    assert r.status_code == 422, r.json
-    assert "support_vector_machine" in str(r.json["errors"]["models"])

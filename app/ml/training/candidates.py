@@ -146,7 +146,7 @@ class Proposer:
         self.queue = [(f, default_params(f, n_rows, default_class_weight)) for f in first]
         self.nonnegative = nonnegative_target
         for at in [i for i, (f, _) in enumerate(self.queue) if f.variant][::-1]:
-            family, params = self.queue[at]  # the variant next (cheap: a linear fit)
+            family, params = self.queue[at]  # the variant next (cheap: ridge or an SVM)
             shaped = {**params, **family.variant}
             if TARGET in params and self.nonnegative:
                 shaped[TARGET] = LOG
